@@ -1,0 +1,130 @@
+import type { Logger } from 'pino';
+import type { CapabilityRefusal, CapabilitySigner } from '../core/capability.js';
+import { EdgebootError } from '../core/errors.js';
+import { isIpv4, normaliseIp } from '../core/ip.js';
+import type { MacAddress } from '../core/mac.js';
+import type { Node } from '../core/node.js';
+import type { SystemUuid } from '../core/uuid.js';
+import { renderEntryScript, renderGrubEntry } from '../render/entry-script.js';
+import type { Kind } from '../render/kinds.js';
+import type { RenderResult, Renderer } from '../render/renderer.js';
+import type { ServerEndpoint } from '../render/view-model.js';
+import { hexOfIpv4, parseVirtualPath } from '../render/virtual-path.js';
+import type { DiscoveryLog } from '../sync/discoveries.js';
+import type { LeaseBook } from '../sync/lease-book.js';
+import type { NodeSource } from '../sync/node-source.js';
+import type { NodeStore } from '../sync/node-store.js';
+
+/** Who is asking and through which local address: the facts every render needs. */
+export interface BootRequest {
+  kind: Kind;
+  mac?: MacAddress;
+  uuid?: SystemUuid;
+  buildarch?: string;
+  clientIp: string;
+  /** The local address the request arrived on. */
+  localAddress: string;
+  via: 'http' | 'tftp';
+}
+
+/** A rendered text plus the node it was for. */
+export interface BootAnswer extends Partial<RenderResult> {
+  text: string;
+  node?: Node;
+}
+
+/** Everything the boot service is composed from. */
+export interface BootServiceOptions {
+  source: NodeSource;
+  store: NodeStore;
+  renderer: Renderer;
+  signer: CapabilitySigner;
+  leases: LeaseBook;
+  discoveries: DiscoveryLog;
+  log: Logger;
+  serverAddress: string;
+  httpPort: number;
+  retrySeconds: number;
+}
+
+/** Bracket IPv6 literals for use inside a URL. */
+export function hostForUrl(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
+}
+
+/** Node lookup + rendering shared by the HTTP and TFTP edges. */
+export class BootService {
+  readonly #o: BootServiceOptions;
+
+  constructor(options: BootServiceOptions) {
+    this.#o = options;
+  }
+
+  /** The server address to put into rendered text: the configured one, or the one the request arrived on. */
+  endpoint(localAddress: string): ServerEndpoint {
+    const configured = this.#o.serverAddress !== 'auto' ? this.#o.serverAddress : undefined;
+    return { address: hostForUrl(configured ?? normaliseIp(localAddress)), httpPort: this.#o.httpPort };
+  }
+
+  /** Look a machine up by MAC, then UUID. */
+  async find(mac?: MacAddress, uuid?: SystemUuid): Promise<Node | undefined> {
+    if (!mac && !uuid) return undefined;
+    return this.#o.source.lookup({ mac, uuid });
+  }
+
+  /** Render `req.kind` for the machine; unknown MACs are recorded as discoveries. */
+  async render(req: BootRequest): Promise<BootAnswer> {
+    const node = await this.find(req.mac, req.uuid);
+    if (!node && req.mac && this.#o.store.loaded) {
+      this.#o.discoveries.see({ mac: req.mac, uuid: req.uuid, arch: req.buildarch, ip: normaliseIp(req.clientIp), via: req.via });
+    }
+    const result = this.#o.renderer.render({
+      kind: req.kind,
+      node,
+      mac: req.mac ?? node?.macs[0],
+      buildarch: req.buildarch,
+      server: this.endpoint(req.localAddress),
+      clientIp: req.clientIp,
+    });
+    if (result.decision.warn) {
+      this.#o.log.warn({ mac: req.mac, state: node?.status, purpose: result.decision.purpose }, result.decision.reason);
+    }
+    return { ...result, node };
+  }
+
+  /** The iPXE entry script for a client that arrived on `localAddress`. */
+  entryScript(localAddress: string): string {
+    const ep = this.endpoint(localAddress);
+    return renderEntryScript(`http://${ep.address}:${ep.httpPort}`, this.#o.retrySeconds);
+  }
+
+  /**
+   * Render a virtual file by name (`boot.ipxe`, `pxelinux.cfg/…`, `grub/grub.cfg…`), or return undefined
+   * when the name is an ordinary file. Throws E_NOT_FOUND for a virtual name that identifies no machine
+   * (so PXELINUX moves on to its next candidate).
+   */
+  async virtualFile(name: string, ctx: { clientIp: string; localAddress: string; via: 'http' | 'tftp' }): Promise<BootAnswer | undefined> {
+    const v = parseVirtualPath(name);
+    if (!v) return undefined;
+    if (v.type === 'entry') return { text: this.entryScript(ctx.localAddress) };
+    if (v.type === 'grub-entry') return { text: renderGrubEntry() };
+    if (v.type === 'default') return this.render({ kind: v.kind, ...ctx });
+    let mac = v.mac;
+    if (v.hexIp) {
+      // PXELINUX asks for hex-IP names only when 01-<mac> failed; answer only for the client's own address.
+      const ip = normaliseIp(ctx.clientIp);
+      const leased = isIpv4(ip) && hexOfIpv4(ip).startsWith(v.hexIp) && v.hexIp.length === 8 ? this.#o.leases.macFor(ip) : undefined;
+      if (!leased) throw new EdgebootError('E_NOT_FOUND', `no machine is known at ${v.hexIp}`);
+      mac = leased;
+    }
+    if (v.uuid && !(await this.find(undefined, v.uuid))) {
+      throw new EdgebootError('E_NOT_FOUND', `no machine is known with UUID ${v.uuid}`);
+    }
+    return this.render({ kind: v.kind, mac, uuid: v.uuid, ...ctx });
+  }
+
+  /** Check an answer-file capability presented by `clientIp`; undefined means accepted. */
+  verifyAnswer(mac: MacAddress, capability: string, clientIp: string): CapabilityRefusal | undefined {
+    return this.#o.signer.verify(mac, capability, clientIp, this.#o.leases.ipsFor(mac));
+  }
+}

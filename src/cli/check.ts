@@ -1,0 +1,47 @@
+import { existsSync } from 'node:fs';
+import { loadConfig } from '../config/config.js';
+import { messageOf } from '../core/errors.js';
+import { createLogger } from '../core/log.js';
+import { resolveBootFile } from '../files/boot-files.js';
+import { composeCore } from '../main.js';
+import { KINDS, PURPOSES } from '../render/kinds.js';
+
+const REQUIRED_LOADERS = ['undionly.kpxe', 'snponly.efi'];
+const OPTIONAL_LOADERS = ['ipxe.efi', 'pxelinux.0', 'ldlinux.c32', 'shimx64.efi', 'grubx64.efi'];
+const IPXE_PURPOSES = PURPOSES;
+
+/** `edgeboot check`: report every problem with config, templates, inventory and loaders; 1 if any. */
+export async function runCheck(configPath: string): Promise<number> {
+  const problems: string[] = [];
+  const notes: string[] = [];
+  const config = loadConfig(configPath); // throws with every path listed
+  notes.push(`config ${config.configPath}: ok`);
+  const log = createLogger('silent');
+  const core = await composeCore(config, log, { createKey: false });
+  for (const e of core.templates.errors()) problems.push(e);
+  for (const purpose of IPXE_PURPOSES) {
+    const r = core.templates.resolve('ipxe', [purpose, 'generic']);
+    if (!r.chosen) problems.push(`no ipxe template serves purpose ${purpose}`);
+  }
+  notes.push(`templates: ${core.templates.size} compiled from ${core.templates.layers.join(', ')} (kinds: ${KINDS.join(', ')})`);
+  try {
+    await core.inventory.reload({ throwOnError: true });
+    notes.push(`inventory ${config.inventory}: ${core.store.status().nodes} nodes`);
+  } catch (err) {
+    problems.push(messageOf(err));
+  }
+  if (!existsSync(config.boot_root)) notes.push(`boot_root ${config.boot_root} does not exist yet (no images synced)`);
+  for (const name of [...REQUIRED_LOADERS, ...OPTIONAL_LOADERS]) {
+    try {
+      const f = await resolveBootFile(name, { root: config.boot_root, loaderDirs: config.loader_dirs });
+      notes.push(`loader ${name}: ${f.path}`);
+    } catch {
+      if (REQUIRED_LOADERS.includes(name)) problems.push(`loader ${name} not found (install Debian's ipxe package)`);
+      else notes.push(`loader ${name}: not installed (optional)`);
+    }
+  }
+  for (const n of notes) process.stdout.write(`ok    ${n}\n`);
+  for (const p of problems) process.stdout.write(`FAIL  ${p}\n`);
+  process.stdout.write(problems.length ? `${problems.length} problem(s) found\n` : 'all checks passed\n');
+  return problems.length ? 1 : 0;
+}

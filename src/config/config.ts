@@ -1,0 +1,170 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { EdgebootError, messageOf } from '../core/errors.js';
+import { formatPath } from '../sync/snapshot-schema.js';
+
+/** Default config path (the Debian conffile). */
+export const DEFAULT_CONFIG_PATH = '/etc/edgeboot/edgeboot.yaml';
+
+/** The package root: two levels above dist/src/config or src/config. */
+export function packageRoot(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return resolve(here, here.includes(`${'/dist/'}`) ? '../../..' : '../..');
+}
+
+const port = z.number().int().min(0).max(65535);
+const ipOrAuto = z.string().refine((v) => v === 'auto' || /^\d+\.\d+\.\d+\.\d+$/.test(v) || v.includes(':'), {
+  message: 'must be "auto" or an IP address',
+});
+
+const schema = z
+  .object({
+    inventory: z.string().min(1),
+    boot_root: z.string().min(1),
+    template_dirs: z.array(z.string().min(1)).default([]),
+    shipped_templates: z.string().min(1).optional(),
+    server_address: ipOrAuto.default('auto'),
+    loader_dirs: z.array(z.string().min(1)).optional(),
+    tftp: z
+      .object({
+        enabled: z.boolean().default(true),
+        port: port.default(69),
+        max_transfers: z.number().int().min(1).default(500),
+        max_per_client: z.number().int().min(1).default(8),
+        max_blksize: z.number().int().min(8).max(65464).default(1468),
+        retries: z.number().int().min(1).max(20).default(6),
+      })
+      .strict()
+      .default({ enabled: true, port: 69, max_transfers: 500, max_per_client: 8, max_blksize: 1468, retries: 6 }),
+    http: z
+      .object({
+        port: port.default(5248),
+        listen: z.string().default('0.0.0.0'),
+        max_streams: z.number().int().min(1).default(200),
+      })
+      .strict()
+      .default({ port: 5248, listen: '0.0.0.0', max_streams: 200 }),
+    answers: z
+      .object({
+        key_file: z.string().min(1).default('/var/lib/edgeboot/url-signing.key'),
+        ttl_seconds: z.number().int().min(60).default(7200),
+        bind_client_ip: z.boolean().default(true),
+      })
+      .strict()
+      .default({ key_file: '/var/lib/edgeboot/url-signing.key', ttl_seconds: 7200, bind_client_ip: true }),
+    wait_retry_seconds: z.number().int().min(1).max(3600).default(15),
+    log: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .strict()
+      .default({ level: 'info' }),
+  })
+  .strict();
+
+type Raw = z.output<typeof schema>;
+
+/** The validated, frozen configuration with absolute paths. */
+export type Config = Readonly<
+  Omit<Raw, 'shipped_templates' | 'loader_dirs'> & { shipped_templates: string; loader_dirs: string[]; configPath: string }
+>;
+
+/** Where Debian's packages install the boot loaders edgeboot serves by name. */
+export const DEBIAN_LOADER_DIRS = [
+  '/usr/lib/ipxe',
+  '/usr/lib/PXELINUX',
+  '/usr/lib/syslinux/modules/bios',
+  '/usr/lib/shim',
+  '/usr/lib/grub/x86_64-efi-signed',
+  '/usr/lib/grub/arm64-efi-signed',
+];
+
+function leafPaths(s: z.ZodType, prefix: string[] = []): string[][] {
+  let inner: z.ZodType = s;
+  // Unwrap defaults/optionals to reach the object shape below.
+  for (let i = 0; i < 5; i++) {
+    const def = (inner as unknown as { def?: { innerType?: z.ZodType } }).def;
+    if (def?.innerType) inner = def.innerType;
+    else break;
+  }
+  if (inner instanceof z.ZodObject) {
+    return Object.entries(inner.shape).flatMap(([k, v]) => leafPaths(v as z.ZodType, [...prefix, k]));
+  }
+  return [prefix];
+}
+
+/** Apply `EDGEBOOT_<PATH>` overrides (e.g. EDGEBOOT_HTTP_PORT, EDGEBOOT_BOOT_ROOT); values are parsed as YAML. */
+export function applyEnv(doc: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+  for (const path of leafPaths(schema)) {
+    const name = `EDGEBOOT_${path.join('_').toUpperCase()}`;
+    const value = env[name];
+    if (value === undefined) continue;
+    let target = doc;
+    for (const seg of path.slice(0, -1)) {
+      if (typeof target[seg] !== 'object' || target[seg] === null) target[seg] = {};
+      target = target[seg] as Record<string, unknown>;
+    }
+    let parsed: unknown;
+    try {
+      parsed = parseYaml(value);
+    } catch {
+      parsed = value;
+    }
+    target[path[path.length - 1]!] = parsed;
+  }
+}
+
+/** Validate a config document; every error is reported at once, each with its path. */
+export function parseConfig(doc: unknown, configPath: string): Config {
+  const result = schema.safeParse(doc);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${formatPath(i.path)}: ${i.message}`);
+    throw new EdgebootError('E_CONFIG', `${configPath} is invalid:\n${lines.join('\n')}`);
+  }
+  const base = dirname(resolve(configPath));
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  const r = result.data;
+  const cfg = {
+    ...r,
+    configPath: resolve(configPath),
+    inventory: abs(r.inventory),
+    boot_root: abs(r.boot_root),
+    template_dirs: r.template_dirs.map(abs),
+    shipped_templates: r.shipped_templates ? abs(r.shipped_templates) : resolve(packageRoot(), 'templates'),
+    loader_dirs: (r.loader_dirs ?? DEBIAN_LOADER_DIRS).map(abs),
+    answers: { ...r.answers, key_file: abs(r.answers.key_file) },
+  };
+  return deepFreeze(cfg);
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+/** Read, overlay the environment, validate and freeze the config at `path`. */
+export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new EdgebootError('E_CONFIG', `config file ${path} cannot be read: ${messageOf(err)}`, { cause: err });
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text) ?? {};
+  } catch (err) {
+    throw new EdgebootError('E_CONFIG', `config file ${path} is not valid YAML: ${messageOf(err).split('\n')[0]}`, {
+      cause: err,
+    });
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    throw new EdgebootError('E_CONFIG', `config file ${path} must hold a mapping of settings.`);
+  }
+  applyEnv(doc as Record<string, unknown>, env);
+  return parseConfig(doc, path);
+}

@@ -1,0 +1,76 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { EdgebootError } from './errors.js';
+import { normaliseIp } from './ip.js';
+import type { MacAddress } from './mac.js';
+
+/** Why a capability was refused; each maps to one sentence for the 403 body. */
+export type CapabilityRefusal = 'malformed' | 'bad-signature' | 'expired' | 'wrong-ip';
+
+/** Sentences sent with 403; they never echo the capability. */
+export const REFUSAL_MESSAGES: Record<CapabilityRefusal, string> = {
+  malformed: 'This answer-file URL is not a valid signed URL.',
+  'bad-signature': 'This answer-file URL carries a signature this appliance does not accept.',
+  expired: 'This answer-file URL has expired; boot the machine again for a new one.',
+  'wrong-ip': 'This answer-file URL was issued to another IP address.',
+};
+
+const ANY_IP = 'any';
+
+/** Options of the signer: the HMAC key, URL lifetime, and whether URLs are bound to the client IP. */
+export interface CapabilityOptions {
+  key: Buffer;
+  ttlSeconds: number;
+  bindIp: boolean;
+  now?: () => number;
+}
+
+/**
+ * Signs and checks answer-file capabilities: HMAC-SHA256 over (MAC, expiry, bound IP).
+ * Stateless, so every appliance holding the same key accepts them.
+ */
+export class CapabilitySigner {
+  readonly #o: CapabilityOptions;
+
+  constructor(options: CapabilityOptions) {
+    if (options.key.length < 32) throw new EdgebootError('E_CAPABILITY', 'the URL-signing key must be at least 32 bytes');
+    this.#o = options;
+  }
+
+  #now(): number {
+    return Math.floor((this.#o.now ?? Date.now)() / 1000);
+  }
+
+  #mac(mac: string, exp: number, ip: string): Buffer {
+    return createHmac('sha256', this.#o.key).update(`edgeboot-v1|${mac}|${exp}|${ip}`).digest();
+  }
+
+  /** A capability token (one URL path segment) for `mac`, bound to `clientIp` unless binding is relaxed. */
+  sign(mac: MacAddress, clientIp: string): string {
+    const exp = this.#now() + this.#o.ttlSeconds;
+    const ip = this.#o.bindIp ? normaliseIp(clientIp) : ANY_IP;
+    const ipEnc = Buffer.from(ip).toString('base64url');
+    return `${exp.toString(36)}.${ipEnc}.${this.#mac(mac, exp, ip).toString('base64url')}`;
+  }
+
+  /**
+   * Check a capability for `mac` presented from `requestIp`. `otherIps` are further addresses
+   * the MAC is known to hold (DHCP leases). Returns undefined when accepted.
+   */
+  verify(mac: MacAddress, token: string, requestIp: string, otherIps: Iterable<string> = []): CapabilityRefusal | undefined {
+    const m = /^([0-9a-z]{1,12})\.([A-Za-z0-9_-]{1,64})\.([A-Za-z0-9_-]{43})$/.exec(token);
+    if (!m) return 'malformed';
+    const exp = Number.parseInt(m[1]!, 36);
+    const ip = Buffer.from(m[2]!, 'base64url').toString();
+    const given = Buffer.from(m[3]!, 'base64url');
+    const want = this.#mac(mac, exp, ip);
+    if (given.length !== want.length || !timingSafeEqual(given, want)) return 'bad-signature';
+    if (this.#now() > exp) return 'expired';
+    if (!this.#o.bindIp) return undefined;
+    // A URL signed while binding was relaxed is not good enough once binding is back on.
+    if (ip === ANY_IP) return 'wrong-ip';
+    const from = normaliseIp(requestIp);
+    if (from === ip) return undefined;
+    for (const other of otherIps) if (normaliseIp(other) === from) return undefined;
+    return 'wrong-ip';
+  }
+}

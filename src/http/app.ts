@@ -1,0 +1,209 @@
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import type { BootService } from '../boot/boot-service.js';
+import { REFUSAL_MESSAGES } from '../core/capability.js';
+import { EdgebootError } from '../core/errors.js';
+import { type MacAddress, parseMac } from '../core/mac.js';
+import type { MetricsRegistry } from '../core/metrics.js';
+import { type SystemUuid, parseUuid } from '../core/uuid.js';
+import { resolveBootFile } from '../files/boot-files.js';
+import { CONTENT_TYPES, type Kind } from '../render/kinds.js';
+import type { NodeStore } from '../sync/node-store.js';
+import { errorHandler, sendSentence } from './errors.js';
+import { type HttpMetrics, httpMetrics } from './http-metrics.js';
+import { requestLogger } from './request-log.js';
+
+/** What the HTTP app is composed from. */
+export interface HttpAppOptions {
+  boot: BootService;
+  store: NodeStore;
+  log: Logger;
+  metrics: MetricsRegistry;
+  bootRoot: string;
+  loaderDirs: readonly string[];
+  maxStreams: number;
+  /** Extra facts for /healthz (template errors, inventory errors, region state). */
+  health?: () => Record<string, unknown>;
+}
+
+const ANSWER_FILES: Record<string, Kind> = { preseed: 'preseed', 'user-data': 'user-data', 'meta-data': 'meta-data' };
+
+type Handler = (req: Request, res: Response, next: NextFunction) => Promise<void> | void;
+
+/** Wrap an async handler so a rejection reaches the error handler (the daemon never crashes on one request). */
+function route(name: string, fn: Handler): Handler {
+  return async (req, res, next) => {
+    res.locals.route = name;
+    try {
+      await fn(req, res, next);
+    } catch (err) {
+      next(err);
+    }
+  };
+}
+
+function one(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+/** Build the express app: boot scripts, answer files, static boot files, health and metrics. */
+export function createHttpApp(o: HttpAppOptions): Express {
+  const m: HttpMetrics = httpMetrics(o.metrics);
+  let activeStreams = 0;
+  o.metrics.gauge('edgeboot_http_active_streams', 'File streams in progress.', () => activeStreams);
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+  app.use(requestLogger(o.log, m.requests, m.latency));
+
+  const renderScript = async (req: Request, res: Response, kind: Kind, mac?: MacAddress, uuid?: SystemUuid) => {
+    const started = process.hrtime.bigint();
+    try {
+      const answer = await o.boot.render({
+        kind,
+        mac,
+        uuid,
+        buildarch: one(req.query.buildarch),
+        clientIp: req.socket.remoteAddress ?? '',
+        localAddress: req.socket.localAddress ?? '',
+        via: 'http',
+      });
+      m.render.observe(Number(process.hrtime.bigint() - started) / 1e9, { kind });
+      res.locals.logFields = { mac, purpose: answer.decision?.purpose, template: answer.template?.origin };
+      res.status(200).type(CONTENT_TYPES[kind]).set('Cache-Control', 'no-store').send(answer.text);
+    } catch (err) {
+      m.renderFailures.inc({ kind });
+      throw err;
+    }
+  };
+
+  app.get(
+    '/boot.ipxe',
+    route('boot.ipxe', (req, res) => {
+      res.type(CONTENT_TYPES.ipxe).set('Cache-Control', 'no-store').send(o.boot.entryScript(req.socket.localAddress ?? ''));
+    }),
+  );
+
+  app.get(
+    '/ipxe/node/:mac',
+    route('ipxe-node', async (req, res) => {
+      const mac = parseMac(String(req.params.mac));
+      const uuidRaw = one(req.query.uuid);
+      const uuid = uuidRaw ? tryUuid(uuidRaw) : undefined;
+      await renderScript(req, res, 'ipxe', mac, uuid);
+    }),
+  );
+
+  app.get(
+    '/ipxe_config',
+    route('ipxe_config', async (req, res) => {
+      const mac = one(req.query.port_address);
+      const uuid = one(req.query.node_uuid);
+      if (!mac && !uuid) {
+        sendSentence(res, 400, 'Give node_uuid=<uuid> or port_address=<mac>.');
+        return;
+      }
+      await renderScript(req, res, 'ipxe', mac ? parseMac(mac) : undefined, uuid ? parseUuid(uuid) : undefined);
+    }),
+  );
+
+  app.get(
+    '/answers/:mac/:cap/:file',
+    route('answers', async (req, res) => {
+      const kind = ANSWER_FILES[String(req.params.file)];
+      if (String(req.params.file) === 'vendor-data') {
+        res.type('text/plain').set('Cache-Control', 'no-store').send('');
+        return;
+      }
+      if (!kind) {
+        sendSentence(res, 404, 'Answer files are preseed, user-data, meta-data and vendor-data.');
+        return;
+      }
+      const mac = parseMac(String(req.params.mac));
+      const refusal = o.boot.verifyAnswer(mac, String(req.params.cap), req.socket.remoteAddress ?? '');
+      if (refusal) {
+        m.answersRefused.inc({ reason: refusal });
+        res.locals.logFields = { mac, refused: refusal };
+        sendSentence(res, 403, REFUSAL_MESSAGES[refusal]);
+        return;
+      }
+      await renderScript(req, res, kind, mac);
+    }),
+  );
+
+  app.get(
+    '/healthz',
+    route('healthz', (_req, res) => {
+      const status = o.store.status();
+      const body = { ready: status.loaded, snapshot: status, ...(o.health?.() ?? {}) };
+      res.status(status.loaded ? 200 : 503).json(body);
+    }),
+  );
+
+  app.get(
+    '/metrics',
+    route('metrics', (_req, res) => {
+      res.type('text/plain; version=0.0.4').send(o.metrics.expose());
+    }),
+  );
+
+  // Static boot files and virtual (rendered) files for HTTP-capable loaders (lpxelinux, GRUB http).
+  app.use(
+    route('file', async (req, res, next) => {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        sendSentence(res, 405, 'edgeboot serves files read-only: use GET or HEAD.');
+        return;
+      }
+      let name: string;
+      try {
+        name = decodeURIComponent(req.path);
+      } catch {
+        sendSentence(res, 400, 'The request path is not valid percent-encoding.');
+        return;
+      }
+      const ctx = { clientIp: req.socket.remoteAddress ?? '', localAddress: req.socket.localAddress ?? '', via: 'http' as const };
+      const virtual = await o.boot.virtualFile(name, ctx);
+      if (virtual) {
+        res.locals.route = 'virtual';
+        res.type('text/plain; charset=utf-8').set('Cache-Control', 'no-store').send(virtual.text);
+        return;
+      }
+      const file = await resolveBootFile(name, { root: o.bootRoot, loaderDirs: o.loaderDirs });
+      if (activeStreams >= o.maxStreams) {
+        m.streamsBusy.inc();
+        res.set('Retry-After', '5');
+        sendSentence(res, 503, 'edgeboot is serving its maximum number of file streams; retry in a few seconds.');
+        return;
+      }
+      activeStreams++;
+      let released = false;
+      const release = () => {
+        if (!released) {
+          released = true;
+          activeStreams--;
+        }
+      };
+      res.on('close', release);
+      res.locals.logFields = { file: file.from === 'loader' ? file.path : undefined, size: file.size };
+      res.sendFile(file.path, { dotfiles: 'allow', acceptRanges: true, lastModified: true, etag: true, cacheControl: false }, (err) => {
+        release();
+        if (err && !res.headersSent) next(err);
+      });
+    }),
+  );
+
+  app.use(errorHandler);
+  return app;
+}
+
+function tryUuid(raw: string): SystemUuid | undefined {
+  try {
+    return parseUuid(raw);
+  } catch (err) {
+    // iPXE expands ${uuid} to nothing on machines without SMBIOS; that is not an error.
+    if (err instanceof EdgebootError) return undefined;
+    throw err;
+  }
+}
+

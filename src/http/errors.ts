@@ -1,0 +1,36 @@
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from 'pino';
+import { EdgebootError, messageOf } from '../core/errors.js';
+
+const STATUS: Partial<Record<EdgebootError['code'], number>> = {
+  E_MAC: 400,
+  E_UUID: 400,
+  E_PATH: 400,
+  E_NOT_FOUND: 404,
+  E_CAPABILITY: 403,
+  E_BUSY: 503,
+};
+
+/** Send one clear sentence as text/plain. */
+export function sendSentence(res: Response, status: number, sentence: string): void {
+  if (res.headersSent) return;
+  res.status(status).type('text/plain; charset=utf-8').send(`${sentence}\n`);
+}
+
+/** Map any thrown value to a status and one sentence; render failures are 500 with the template named in the log. */
+export function errorHandler(err: unknown, _req: Request, res: Response, _next: NextFunction): void {
+  const log = res.locals.log as Logger | undefined;
+  if (err instanceof EdgebootError) {
+    const status = STATUS[err.code] ?? 500;
+    if (status >= 500) log?.error({ code: err.code, err: err.message }, 'request failed');
+    sendSentence(res, status, status >= 500 && err.code !== 'E_BUSY' ? 'edgeboot could not render this file; the log names the template and the problem.' : err.message);
+    return;
+  }
+  const status = (err as { status?: number; statusCode?: number })?.status ?? (err as { statusCode?: number })?.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    sendSentence(res, status, 'The request could not be understood.');
+    return;
+  }
+  log?.error({ err: messageOf(err) }, 'unexpected error');
+  sendSentence(res, 500, 'edgeboot hit an internal error; the log has the detail.');
+}

@@ -1,0 +1,156 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { BootService } from './boot/boot-service.js';
+import type { Config } from './config/config.js';
+import { CapabilitySigner } from './core/capability.js';
+import { messageOf } from './core/errors.js';
+import { MetricsRegistry } from './core/metrics.js';
+import { createHttpApp } from './http/app.js';
+import { loadOrCreateKey } from './http/key-file.js';
+import { type LocalAddress, listAddresses } from './net/interfaces.js';
+import { Renderer } from './render/renderer.js';
+import { TemplateStore } from './render/template-store.js';
+import { DiscoveryLog } from './sync/discoveries.js';
+import { InventorySource } from './sync/inventory-source.js';
+import { LeaseBook } from './sync/lease-book.js';
+import { NodeStore } from './sync/node-store.js';
+import { TemplateFiles } from './sync/template-files.js';
+
+/** A running appliance: its parts (for tests and the CLI) and how to stop it. */
+export interface Appliance {
+  config: Config;
+  store: NodeStore;
+  templates: TemplateStore;
+  renderer: Renderer;
+  boot: BootService;
+  discoveries: DiscoveryLog;
+  leases: LeaseBook;
+  metrics: MetricsRegistry;
+  inventory: InventorySource;
+  http?: Server;
+  httpPort?: number;
+  addresses: () => LocalAddress[];
+  reload(): Promise<void>;
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Build the core parts (no listeners): shared by `serve`, `render` and `check`. */
+export async function composeCore(config: Config, log: Logger, options: { watch?: boolean; createKey?: boolean } = {}) {
+  const store = new NodeStore();
+  const templates = new TemplateStore([...config.template_dirs, config.shipped_templates]);
+  const templateFiles = new TemplateFiles(templates, log.child({ part: 'templates' }));
+  await templateFiles.loadAll();
+  if (options.watch) await templateFiles.watch();
+  // Offline verbs (render, check) must not create state: without a key file they sign with a throwaway key.
+  const key =
+    options.createKey === false && !existsSync(config.answers.key_file) ? randomBytes(32) : await loadOrCreateKey(config.answers.key_file);
+  const signer = new CapabilitySigner({ key, ttlSeconds: config.answers.ttl_seconds, bindIp: config.answers.bind_client_ip });
+  const renderer = new Renderer({
+    templates,
+    snapshot: () => store.snapshot(),
+    answerPrefix: (mac, ip) => `/answers/${mac.replace(/:/g, '-')}/${signer.sign(mac, ip)}`,
+    retrySeconds: config.wait_retry_seconds,
+  });
+  const inventory = new InventorySource({ path: config.inventory, store, log: log.child({ part: 'inventory' }), watch: options.watch });
+  const discoveries = new DiscoveryLog();
+  const leases = new LeaseBook();
+  const boot = new BootService({
+    source: inventory,
+    store,
+    renderer,
+    signer,
+    leases,
+    discoveries,
+    log: log.child({ part: 'boot' }),
+    serverAddress: config.server_address,
+    httpPort: config.http.port,
+    retrySeconds: config.wait_retry_seconds,
+  });
+  return { store, templates, templateFiles, signer, renderer, inventory, discoveries, leases, boot };
+}
+
+/** The one composition root: wire every part from the config and start listening. */
+export async function startAppliance(config: Config, log: Logger): Promise<Appliance> {
+  const core = await composeCore(config, log, { watch: true });
+  await core.inventory.start();
+  const metrics = new MetricsRegistry();
+  metrics.gauge('edgeboot_nodes_loaded', 'Nodes in the snapshot in force.', () => core.store.status().nodes);
+  metrics.gauge('edgeboot_snapshot_age_seconds', 'Seconds since the snapshot in force was loaded.', () => core.store.status().ageSeconds);
+  metrics.gauge('edgeboot_template_errors', 'Templates that failed to compile (serving their last good version).', () => core.templates.errors().length);
+  let addresses = listAddresses();
+  const addressTimer = setInterval(() => {
+    addresses = listAddresses();
+  }, 30_000);
+  addressTimer.unref();
+
+  const app = createHttpApp({
+    boot: core.boot,
+    store: core.store,
+    log: log.child({ part: 'http' }),
+    metrics,
+    bootRoot: config.boot_root,
+    loaderDirs: config.loader_dirs,
+    maxStreams: config.http.max_streams,
+    health: () => ({ templateErrors: core.templates.errors(), inventoryError: core.inventory.lastError ?? null }),
+  });
+  const http = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.http.port, config.http.listen, () => resolve(s));
+    s.once('error', reject);
+  });
+  http.keepAliveTimeout = 5_000;
+  http.headersTimeout = 10_000;
+  http.requestTimeout = 30_000;
+  const httpPort = (http.address() as AddressInfo).port;
+  log.info({ port: httpPort, listen: config.http.listen, nodes: core.store.status().nodes }, 'http listening');
+
+  return {
+    config,
+    ...core,
+    metrics,
+    http,
+    httpPort,
+    addresses: () => addresses,
+    async reload() {
+      await Promise.all([core.inventory.reload(), core.templateFiles.loadAll()]);
+      addresses = listAddresses();
+      log.info('reloaded inventory and templates');
+    },
+    async stop(graceMs = 10_000) {
+      clearInterval(addressTimer);
+      await core.inventory.stop();
+      await core.templateFiles.close();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          http.closeAllConnections();
+          resolve();
+        }, graceMs);
+        timer.unref();
+        http.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        http.closeIdleConnections();
+      });
+    },
+  };
+}
+
+/** Run until SIGTERM/SIGINT; SIGHUP re-reads inventory and templates without dropping transfers. */
+export async function serve(config: Config, log: Logger): Promise<void> {
+  const appliance = await startAppliance(config, log);
+  process.on('SIGHUP', () => {
+    appliance.reload().catch((err) => log.error({ err: messageOf(err) }, 'reload failed'));
+  });
+  const stop = (signal: string) => {
+    log.info({ signal }, 'stopping: letting running transfers finish');
+    appliance
+      .stop()
+      .then(() => process.exit(0))
+      .catch(() => process.exit(1));
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
