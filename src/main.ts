@@ -8,6 +8,7 @@ import type { Config } from './config/config.js';
 import { CapabilitySigner } from './core/capability.js';
 import { messageOf } from './core/errors.js';
 import { MetricsRegistry } from './core/metrics.js';
+import type { Service } from './core/service.js';
 import { createHttpApp } from './http/app.js';
 import { loadOrCreateKey } from './http/key-file.js';
 import { type LocalAddress, listAddresses } from './net/interfaces.js';
@@ -32,6 +33,8 @@ export interface Appliance {
   inventory: InventorySource;
   http?: Server;
   httpPort?: number;
+  /** Extra services started after HTTP (TFTP, DHCP lease intake, proxyDHCP, region follower, …). */
+  services: Service[];
   addresses: () => LocalAddress[];
   reload(): Promise<void>;
   stop(graceMs?: number): Promise<void>;
@@ -106,20 +109,26 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   const httpPort = (http.address() as AddressInfo).port;
   log.info({ port: httpPort, listen: config.http.listen, nodes: core.store.status().nodes }, 'http listening');
 
+  // Each edge adds its service here (one line each); they start in order and stop in reverse.
+  const services: Service[] = [];
+  for (const s of services) await s.start();
+
   return {
     config,
     ...core,
     metrics,
     http,
     httpPort,
+    services,
     addresses: () => addresses,
     async reload() {
-      await Promise.all([core.inventory.reload(), core.templateFiles.loadAll()]);
+      await Promise.all([core.inventory.reload(), core.templateFiles.loadAll(), ...services.map((s) => s.reload?.())]);
       addresses = listAddresses();
       log.info('reloaded inventory and templates');
     },
     async stop(graceMs = 10_000) {
       clearInterval(addressTimer);
+      await Promise.all([...services].reverse().map((s) => s.stop(graceMs)));
       await core.inventory.stop();
       await core.templateFiles.close();
       await new Promise<void>((resolve) => {
