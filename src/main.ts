@@ -9,16 +9,20 @@ import { CapabilitySigner } from './core/capability.js';
 import { messageOf } from './core/errors.js';
 import { MetricsRegistry } from './core/metrics.js';
 import type { Service } from './core/service.js';
+import { dhcpServicesFromConfig } from './dhcp-hooks/from-config.js';
 import { createHttpApp } from './http/app.js';
 import { loadOrCreateKey } from './http/key-file.js';
 import { type LocalAddress, listAddresses } from './net/interfaces.js';
 import { Renderer } from './render/renderer.js';
 import { TemplateStore } from './render/template-store.js';
 import { DiscoveryLog } from './sync/discoveries.js';
-import { InventorySource } from './sync/inventory-source.js';
+import type { BootEventSink } from './sync/boot-events.js';
 import { LeaseBook } from './sync/lease-book.js';
+import type { SnapshotFeed } from './sync/node-source.js';
 import { NodeStore } from './sync/node-store.js';
+import { feedFromConfig, type RegionParts, regionServicesFromConfig } from './sync/region-from-config.js';
 import { TemplateFiles } from './sync/template-files.js';
+import { tftpServiceFromConfig } from './tftp/from-config.js';
 
 /** A running appliance: its parts (for tests and the CLI) and how to stop it. */
 export interface Appliance {
@@ -30,7 +34,11 @@ export interface Appliance {
   discoveries: DiscoveryLog;
   leases: LeaseBook;
   metrics: MetricsRegistry;
-  inventory: InventorySource;
+  /** The node feed: inventory files, or the region when `region` is configured. */
+  inventory: SnapshotFeed;
+  /** Where edges report boot milestones (`emitBootEvent`); a no-op without a region. */
+  events: BootEventSink;
+  region?: RegionParts;
   http?: Server;
   httpPort?: number;
   /** Extra services started after HTTP (TFTP, DHCP lease intake, proxyDHCP, region follower, …). */
@@ -57,7 +65,7 @@ export async function composeCore(config: Config, log: Logger, options: { watch?
     answerPrefix: (mac, ip) => `/answers/${mac.replace(/:/g, '-')}/${signer.sign(mac, ip)}`,
     retrySeconds: config.wait_retry_seconds,
   });
-  const inventory = new InventorySource({ path: config.inventory, store, log: log.child({ part: 'inventory' }), watch: options.watch });
+  const { feed: inventory, region, events } = feedFromConfig(config, store, log, { watch: options.watch });
   const discoveries = new DiscoveryLog();
   const leases = new LeaseBook();
   const boot = new BootService({
@@ -71,8 +79,9 @@ export async function composeCore(config: Config, log: Logger, options: { watch?
     serverAddress: config.server_address,
     httpPort: config.http.port,
     retrySeconds: config.wait_retry_seconds,
+    events,
   });
-  return { store, templates, templateFiles, signer, renderer, inventory, discoveries, leases, boot };
+  return { store, templates, templateFiles, signer, renderer, inventory, region, events, discoveries, leases, boot };
 }
 
 /** The one composition root: wire every part from the config and start listening. */
@@ -89,6 +98,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   }, 30_000);
   addressTimer.unref();
 
+  const regionSide = regionServicesFromConfig(config, { region: core.region, store: core.store, discoveries: core.discoveries, log, metrics });
   const app = createHttpApp({
     boot: core.boot,
     store: core.store,
@@ -97,20 +107,26 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     bootRoot: config.boot_root,
     loaderDirs: config.loader_dirs,
     maxStreams: config.http.max_streams,
-    health: () => ({ templateErrors: core.templates.errors(), inventoryError: core.inventory.lastError ?? null }),
+    health: () => ({ templateErrors: core.templates.errors(), inventoryError: core.inventory.lastError ?? null, ...regionSide.health() }),
   });
   const http = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.http.port, config.http.listen, () => resolve(s));
-    s.once('error', reject);
+    // Express 5 calls the listen callback with the error too (e.g. EADDRINUSE).
+    const s = app.listen(config.http.port, config.http.listen, (err?: Error) => (err ? reject(err) : resolve(s)));
   });
   http.keepAliveTimeout = 5_000;
   http.headersTimeout = 10_000;
   http.requestTimeout = 30_000;
   const httpPort = (http.address() as AddressInfo).port;
+  core.boot.setHttpPort(httpPort);
   log.info({ port: httpPort, listen: config.http.listen, nodes: core.store.status().nodes }, 'http listening');
 
   // Each edge adds its service here (one line each); they start in order and stop in reverse.
   const services: Service[] = [];
+  if (config.tftp.enabled) services.push(tftpServiceFromConfig(config, { boot: core.boot, log: log.child({ part: 'tftp' }), metrics }));
+  services.push(
+    ...dhcpServicesFromConfig(config, { leases: core.leases, discoveries: core.discoveries, nodes: core.store, addresses: () => addresses, httpPort, log, metrics }),
+  );
+  services.push(...regionSide.services);
   for (const s of services) await s.start();
 
   return {

@@ -8,8 +8,9 @@ import type { SystemUuid } from '../core/uuid.js';
 import { renderEntryScript, renderGrubEntry } from '../render/entry-script.js';
 import type { Kind } from '../render/kinds.js';
 import type { RenderResult, Renderer } from '../render/renderer.js';
-import type { ServerEndpoint } from '../render/view-model.js';
+import { isAnswerKind, type ServerEndpoint } from '../render/view-model.js';
 import { hexOfIpv4, parseVirtualPath } from '../render/virtual-path.js';
+import type { BootEventSink } from '../sync/boot-events.js';
 import type { DiscoveryLog } from '../sync/discoveries.js';
 import type { LeaseBook } from '../sync/lease-book.js';
 import type { NodeSource } from '../sync/node-source.js';
@@ -45,6 +46,8 @@ export interface BootServiceOptions {
   serverAddress: string;
   httpPort: number;
   retrySeconds: number;
+  /** Where boot milestones go (the region's events endpoint); none when absent. */
+  events?: BootEventSink;
 }
 
 /** Bracket IPv6 literals for use inside a URL. */
@@ -55,15 +58,22 @@ export function hostForUrl(address: string): string {
 /** Node lookup + rendering shared by the HTTP and TFTP edges. */
 export class BootService {
   readonly #o: BootServiceOptions;
+  #httpPort: number;
 
   constructor(options: BootServiceOptions) {
     this.#o = options;
+    this.#httpPort = options.httpPort;
+  }
+
+  /** The HTTP port rendered into URLs: set once the listener is bound (it may be an ephemeral port). */
+  setHttpPort(port: number): void {
+    this.#httpPort = port;
   }
 
   /** The server address to put into rendered text: the configured one, or the one the request arrived on. */
   endpoint(localAddress: string): ServerEndpoint {
     const configured = this.#o.serverAddress !== 'auto' ? this.#o.serverAddress : undefined;
-    return { address: hostForUrl(configured ?? normaliseIp(localAddress)), httpPort: this.#o.httpPort };
+    return { address: hostForUrl(configured ?? normaliseIp(localAddress)), httpPort: this.#httpPort };
   }
 
   /** Look a machine up by MAC, then UUID. */
@@ -89,6 +99,12 @@ export class BootService {
     if (result.decision.warn) {
       this.#o.log.warn({ mac: req.mac, state: node?.status, purpose: result.decision.purpose }, result.decision.reason);
     }
+    this.#o.events?.emitBootEvent({
+      kind: isAnswerKind(req.kind) ? 'answer-fetched' : 'script-served',
+      mac: req.mac ?? node?.macs[0],
+      systemId: node?.systemId,
+      detail: `${req.kind} ${result.decision.purpose} via ${req.via}`,
+    });
     return { ...result, node };
   }
 

@@ -14,7 +14,9 @@ interface Verb {
   summary: string;
   usage: string;
   options: NonNullable<Parameters<typeof parseArgs>[0]>['options'];
-  run(values: Record<string, unknown>, configPath: string): Promise<number>;
+  /** Verbs with sub-commands and arguments (`nodes approve MAC`) take positionals. */
+  positionals?: boolean;
+  run(values: Record<string, unknown>, configPath: string, positionals: string[]): Promise<number>;
 }
 
 const common = {
@@ -62,6 +64,74 @@ const VERBS: Record<string, Verb> = {
     options: { ...common, json: { type: 'boolean' } },
     run: (v) => runInterfaces(Boolean(v.json)),
   },
+  'dhcp-config': {
+    summary: 'print the DHCP server snippet that points clients at edgeboot (dnsmasq, ISC dhcpd, Kea)',
+    usage:
+      'edgeboot dhcp-config --server dnsmasq|isc|kea [--interface IF | --subnet CIDR | --server-address IP] [--hook PATH | --no-hook] [--config FILE]\n\nnext-server is edgeboot\'s IPv4 address on the chosen interface or subnet. The snippet maps option 93 to a loader,\nsends iPXE clients to http://<address>:<http.port>/boot.ipxe and wires the lease hook. Notes go to stderr.',
+    options: {
+      ...common,
+      server: { type: 'string' },
+      interface: { type: 'string' },
+      subnet: { type: 'string' },
+      'server-address': { type: 'string' },
+      hook: { type: 'string' },
+      'no-hook': { type: 'boolean' },
+    },
+    run: async (v, c) => (await import('./dhcp-config.js')).runDhcpConfig(v, c),
+  },
+  'dhcp-probe': {
+    summary: 'broadcast a PXE DHCPDISCOVER and list every server that offers (rogue-server check)',
+    usage:
+      'edgeboot dhcp-probe --interface IF [--timeout SECONDS (5)] [--mac MAC] [--arch N] [--json]\n\nNeeds UDP port 68 (root) and an IPv4 address on IF. Exit 0: one server; 3: none; 4: several.',
+    options: {
+      ...common,
+      interface: { type: 'string' },
+      timeout: { type: 'string' },
+      mac: { type: 'string' },
+      arch: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    run: async (v) => (await import('./dhcp-probe.js')).runDhcpProbe(v),
+  },
+  region: {
+    summary: 'run a reference region: serve the region API from inventory files to rack appliances',
+    usage:
+      'edgeboot region --inventory PATH --tokens FILE [--listen ADDR] [--resources DIR] [--tls-cert FILE --tls-key FILE] [--log-level LEVEL]\n\nADDR is host:port (default 0.0.0.0:5240). FILE maps cluster ids to bearer tokens:\n  clusters: { rack-a: <token> }\n  admin: <token>        # for "edgeboot nodes"\nDiscovered machines are written into the inventory as status: new. SIGHUP re-reads tokens and inventory.',
+    options: {
+      ...common,
+      inventory: { type: 'string' },
+      tokens: { type: 'string' },
+      listen: { type: 'string', default: '0.0.0.0:5240' },
+      resources: { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'log-level': { type: 'string', default: 'info' },
+    },
+    run: async (v) => (await import('./region.js')).runRegion(v),
+  },
+  nodes: {
+    summary: 'list nodes on the region, approve new ones, set a node\'s status',
+    usage:
+      'edgeboot nodes list [--json]\nedgeboot nodes approve <mac|system_id>\nedgeboot nodes set-status <mac|system_id> <status> [--reason TEXT]\n\nOptions: --region URL --token-file FILE (the admin token) [--ca-file FILE]; defaults come from the region block of --config.',
+    positionals: true,
+    options: {
+      ...common,
+      region: { type: 'string' },
+      'token-file': { type: 'string' },
+      'ca-file': { type: 'string' },
+      reason: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    run: async (v, c, p) => (await import('./nodes.js')).runNodes(v, c, p),
+  },
+  images: {
+    summary: 'list or sync the boot images the region selects for this cluster',
+    usage:
+      'edgeboot images list [--config FILE]\nedgeboot images sync [--config FILE]\n\nlist: each selected file and whether it is on disk and verified. sync: download what is missing (verified,\natomic), then remove images no longer selected. A progress bar on a terminal, plain lines otherwise.',
+    positionals: true,
+    options: { ...common, json: { type: 'boolean' } },
+    run: async (v, c, p) => (await import('./images.js')).runImages(v, c, p),
+  },
 };
 
 function version(): string {
@@ -94,8 +164,11 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   let values: Record<string, unknown>;
+  let positionals: string[] = [];
   try {
-    values = parseArgs({ args: rest, options: verb.options, allowPositionals: false, strict: true }).values;
+    const parsed = parseArgs({ args: rest, options: verb.options, allowPositionals: verb.positionals ?? false, strict: true });
+    values = parsed.values;
+    positionals = parsed.positionals;
   } catch (err) {
     process.stderr.write(`edgeboot ${verbName}: ${messageOf(err)}\n\n${verb.usage}\n`);
     return 2;
@@ -104,7 +177,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${verb.usage}\n`);
     return 0;
   }
-  return verb.run(values, String(values.config));
+  return verb.run(values, String(values.config), positionals);
 }
 
 main(process.argv.slice(2)).then(

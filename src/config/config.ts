@@ -22,7 +22,8 @@ const ipOrAuto = z.string().refine((v) => v === 'auto' || /^\d+\.\d+\.\d+\.\d+$/
 
 const schema = z
   .object({
-    inventory: z.string().min(1),
+    // Required unless a region is configured (then the region is the node source).
+    inventory: z.string().min(1).optional(),
     boot_root: z.string().min(1),
     template_dirs: z.array(z.string().min(1)).default([]),
     shipped_templates: z.string().min(1).optional(),
@@ -36,9 +37,20 @@ const schema = z
         max_per_client: z.number().int().min(1).default(8),
         max_blksize: z.number().int().min(8).max(65464).default(1468),
         retries: z.number().int().min(1).max(20).default(6),
+        max_windowsize: z.number().int().min(1).max(65535).default(64),
+        cache_bytes: z.number().int().min(0).default(64 * 1024 * 1024),
       })
       .strict()
-      .default({ enabled: true, port: 69, max_transfers: 500, max_per_client: 8, max_blksize: 1468, retries: 6 }),
+      .default({
+        enabled: true,
+        port: 69,
+        max_transfers: 500,
+        max_per_client: 8,
+        max_blksize: 1468,
+        retries: 6,
+        max_windowsize: 64,
+        cache_bytes: 64 * 1024 * 1024,
+      }),
     http: z
       .object({
         port: port.default(5248),
@@ -55,6 +67,49 @@ const schema = z
       })
       .strict()
       .default({ key_file: '/var/lib/edgeboot/url-signing.key', ttl_seconds: 7200, bind_client_ip: true }),
+    dhcp: z
+      .object({
+        proxy: z.boolean().default(false),
+        proxy_interfaces: z.array(z.string().min(1)).default([]),
+        lease_intake: z.boolean().default(true),
+        lease_socket: z.string().min(1).default('/run/edgeboot/lease.sock'),
+        /** Default: lease-hook.secret beside answers.key_file (/var/lib/edgeboot/lease-hook.secret when packaged). */
+        lease_secret_file: z.string().min(1).optional(),
+        lease_hook: z.string().min(1).optional(),
+        bios_loader: z.enum(['undionly.kpxe', 'pxelinux.0']).default('undionly.kpxe'),
+        uefi_loader: z.enum(['snponly.efi', 'ipxe.efi']).default('snponly.efi'),
+        arm64_loader: z.string().min(1).optional(),
+        secure_boot: z.boolean().default(false),
+      })
+      .strict()
+      .default({
+        proxy: false,
+        proxy_interfaces: [],
+        lease_intake: true,
+        lease_socket: '/run/edgeboot/lease.sock',
+        bios_loader: 'undionly.kpxe',
+        uefi_loader: 'snponly.efi',
+        secure_boot: false,
+      }),
+    region: z
+      .object({
+        url: z.string().refine((v) => /^https?:\/\/[^\s/?#@]+(\/[^\s?#]*)?$/.test(v), {
+          message: 'must be an http(s) URL without credentials or query',
+        }),
+        cluster_id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be a simple id (letters, digits, . _ -)'),
+        token_file: z.string().min(1),
+        ca_file: z.string().min(1).optional(),
+        wait_seconds: z.number().int().min(0).max(300).default(30),
+        backoff_max_seconds: z.number().min(0.1).max(3600).default(30),
+        timeout_seconds: z.number().min(1).max(600).default(15),
+        event_queue: z.number().int().min(1).max(1_000_000).default(10_000),
+      })
+      .strict()
+      .optional(),
+    images: z
+      .object({ sync: z.boolean().default(true), concurrency: z.number().int().min(1).max(16).default(2) })
+      .strict()
+      .default({ sync: true, concurrency: 2 }),
     wait_retry_seconds: z.number().int().min(1).max(3600).default(15),
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
@@ -67,7 +122,13 @@ type Raw = z.output<typeof schema>;
 
 /** The validated, frozen configuration with absolute paths. */
 export type Config = Readonly<
-  Omit<Raw, 'shipped_templates' | 'loader_dirs'> & { shipped_templates: string; loader_dirs: string[]; configPath: string }
+  Omit<Raw, 'shipped_templates' | 'loader_dirs' | 'inventory'> & {
+    shipped_templates: string;
+    loader_dirs: string[];
+    configPath: string;
+    /** The inventory path, or '' when a region is the node source. */
+    inventory: string;
+  }
 >;
 
 /** Where Debian's packages install the boot loaders edgeboot serves by name. */
@@ -118,8 +179,12 @@ export function applyEnv(doc: Record<string, unknown>, env: NodeJS.ProcessEnv): 
 /** Validate a config document; every error is reported at once, each with its path. */
 export function parseConfig(doc: unknown, configPath: string): Config {
   const result = schema.safeParse(doc);
-  if (!result.success) {
-    const lines = result.error.issues.map((i) => `  ${formatPath(i.path)}: ${i.message}`);
+  const lines = result.success ? [] : result.error.issues.map((i) => `  ${formatPath(i.path)}: ${i.message}`);
+  const d = (typeof doc === 'object' && doc !== null ? doc : {}) as Record<string, unknown>;
+  if (d.inventory === undefined && d.region === undefined) {
+    lines.unshift('  inventory: set inventory (a YAML/JSON file or directory) or region (url, cluster_id, token_file)');
+  }
+  if (!result.success || lines.length > 0) {
     throw new EdgebootError('E_CONFIG', `${configPath} is invalid:\n${lines.join('\n')}`);
   }
   const base = dirname(resolve(configPath));
@@ -128,12 +193,21 @@ export function parseConfig(doc: unknown, configPath: string): Config {
   const cfg = {
     ...r,
     configPath: resolve(configPath),
-    inventory: abs(r.inventory),
+    inventory: r.inventory ? abs(r.inventory) : '',
+    region: r.region
+      ? { ...r.region, token_file: abs(r.region.token_file), ca_file: r.region.ca_file ? abs(r.region.ca_file) : undefined }
+      : undefined,
     boot_root: abs(r.boot_root),
     template_dirs: r.template_dirs.map(abs),
     shipped_templates: r.shipped_templates ? abs(r.shipped_templates) : resolve(packageRoot(), 'templates'),
     loader_dirs: (r.loader_dirs ?? DEBIAN_LOADER_DIRS).map(abs),
     answers: { ...r.answers, key_file: abs(r.answers.key_file) },
+    dhcp: {
+      ...r.dhcp,
+      lease_socket: abs(r.dhcp.lease_socket),
+      lease_secret_file: r.dhcp.lease_secret_file ? abs(r.dhcp.lease_secret_file) : undefined,
+      lease_hook: r.dhcp.lease_hook ? abs(r.dhcp.lease_hook) : undefined,
+    },
   };
   return deepFreeze(cfg);
 }

@@ -17,6 +17,9 @@ export type ErrorCode =
   | 'E_PACKET'
   | 'E_REGION'
   | 'E_IMAGE'
+  | 'E_UNSUPPORTED'
+  | 'E_DHCP_PACKET'
+  | 'E_DHCP'
   | 'E_INTERNAL';
 
 /** The one base class of edgeboot errors: a stable `code`, a message that names what and where, never a secret. */

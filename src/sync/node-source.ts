@@ -16,3 +16,14 @@ export interface NodeQuery {
 export interface NodeSource {
   lookup(q: NodeQuery): Promise<Node | undefined>;
 }
+
+/** A NodeSource that loads snapshots into the NodeStore and follows changes (inventory files or a region). */
+export interface SnapshotFeed extends NodeSource {
+  /** The last load error, cleared by a good load. */
+  readonly lastError: string | undefined;
+  /** Load, then follow changes. */
+  start(): Promise<void>;
+  /** Load again now; with `throwOnError` a failed load throws instead of being logged. */
+  reload(options?: { throwOnError?: boolean }): Promise<void>;
+  stop(): Promise<void>;
+}

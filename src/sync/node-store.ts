@@ -8,6 +8,8 @@ interface Indexed {
   byUuid: Map<string, Node>;
   bySystemId: Map<string, Node>;
   loadedAt: number;
+  /** Last time the source said this snapshot is still current (a 304 from the region). */
+  confirmedAt: number;
 }
 
 /** Where the store's data stands: used by /healthz and /metrics. */
@@ -16,6 +18,9 @@ export interface StoreStatus {
   version: string;
   nodes: number;
   loadedAt?: number;
+  /** Last time the source confirmed the snapshot is current (load or 304). */
+  confirmedAt?: number;
+  /** Seconds since the snapshot was last loaded or confirmed current by its source. */
   ageSeconds?: number;
   source: string;
 }
@@ -33,17 +38,50 @@ export class NodeStore implements NodeSource {
 
   /** Replace the whole snapshot with an already validated one. */
   swap(snapshot: Snapshot, source: string): void {
+    const steps = this.#index(snapshot, Number.MAX_SAFE_INTEGER);
+    let r = steps.next();
+    while (!r.done) r = steps.next();
+    this.#install(r.value, source);
+  }
+
+  /**
+   * Like swap, but builds the new indexes in slices, yielding to the event loop between them;
+   * lookups keep answering from the old snapshot until the new one is complete.
+   */
+  async swapInSlices(snapshot: Snapshot, source: string, slice = 5000): Promise<void> {
+    const steps = this.#index(snapshot, slice);
+    let r = steps.next();
+    while (!r.done) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      r = steps.next();
+    }
+    this.#install(r.value, source);
+  }
+
+  /** Record that the source confirmed the snapshot in force is still current (e.g. HTTP 304). */
+  confirm(): void {
+    if (this.#current) this.#current.confirmedAt = this.#now();
+  }
+
+  *#index(snapshot: Snapshot, slice: number): Generator<void, Indexed> {
     const byMac = new Map<string, Node>();
     const byUuid = new Map<string, Node>();
     const bySystemId = new Map<string, Node>();
+    let i = 0;
     for (const node of snapshot.nodes) {
+      if (++i % slice === 0) yield;
       for (const mac of node.macs) byMac.set(mac, node);
       if (node.uuid) byUuid.set(node.uuid, node);
       bySystemId.set(node.systemId, node);
     }
-    this.#current = { snapshot, byMac, byUuid, bySystemId, loadedAt: this.#now() };
+    return { snapshot, byMac, byUuid, bySystemId, loadedAt: 0, confirmedAt: 0 };
+  }
+
+  #install(indexed: Indexed, source: string): void {
+    const now = this.#now();
+    this.#current = { ...indexed, loadedAt: now, confirmedAt: now };
     this.source = source;
-    for (const fn of this.#listeners) fn(snapshot);
+    for (const fn of this.#listeners) fn(indexed.snapshot);
   }
 
   /** Call `fn` after every swap. */
@@ -83,6 +121,7 @@ export class NodeStore implements NodeSource {
     return this.#current !== undefined;
   }
 
+  /** Where the data stands, for /healthz and /metrics. */
   status(): StoreStatus {
     const cur = this.#current;
     if (!cur) return { loaded: false, version: '', nodes: 0, source: this.source };
@@ -91,7 +130,8 @@ export class NodeStore implements NodeSource {
       version: cur.snapshot.version,
       nodes: cur.snapshot.nodes.length,
       loadedAt: cur.loadedAt,
-      ageSeconds: (this.#now() - cur.loadedAt) / 1000,
+      confirmedAt: cur.confirmedAt,
+      ageSeconds: (this.#now() - Math.max(cur.loadedAt, cur.confirmedAt)) / 1000,
       source: this.source,
     };
   }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { EdgebootError } from '../core/errors.js';
 import { type MacAddress, tryParseMac } from '../core/mac.js';
-import { DEFAULT_CLUSTER_CONFIG, type Node, type Snapshot } from '../core/node.js';
+import { type BootSelection, DEFAULT_CLUSTER_CONFIG, type Node, type Snapshot } from '../core/node.js';
 import { Secret } from '../core/secret.js';
 import { tryParseUuid } from '../core/uuid.js';
 
@@ -51,20 +51,44 @@ const configSchema = z
 
 const bootFileSchema = z.object({
   name: z.enum(['kernel', 'initrd', 'squashfs']),
-  path: z.string().regex(/^[A-Za-z0-9._/-]+$/, 'must be a relative path of safe characters').refine((p) => !p.split('/').includes('..'), {
-    message: 'must not contain ..',
-  }),
-  size: z.number().int().nonnegative().optional(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/i, 'must be 64 hex digits').optional(),
+  path: z
+    .string()
+    .regex(/^[A-Za-z0-9._/-]+$/, 'must be a relative path of safe characters')
+    .refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), { message: 'must be relative and must not contain ..' }),
+  size: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/i, 'must be 64 hex digits'),
 });
 
+const files = z
+  .array(bootFileSchema)
+  .default([])
+  .refine((fs) => new Set(fs.map((f) => f.name)).size === fs.length, { message: 'names a file (kernel/initrd/squashfs) twice' });
+
+/** The region API shape: one selection per (os, release, arch, subarch, label), naming its files. */
 const selectionSchema = z.object({
+  os: word,
+  release: word,
+  arch: word,
+  subarch: word.default('generic'),
+  label: word.default('stable'),
+  files,
+});
+
+/** The compact inventory shape: lists of arches/subarches/labels, expanded to one selection per combination. */
+const selectionListSchema = z.object({
   os: word,
   release: word,
   arches: z.array(word).min(1),
   subarches: z.array(word).default(['generic']),
   labels: z.array(word).default(['stable']),
-  files: z.array(bootFileSchema).default([]),
+  files,
+});
+
+const topSchema = z.object({
+  version: z.union([z.string().regex(PRINTABLE, 'must be printable ASCII'), z.number()]).optional(),
+  nodes: z.array(z.unknown()).default([]),
+  config: configSchema.default({}),
+  boot_selections: z.array(z.unknown()).default([]),
 });
 
 /** The wire/inventory shape of a snapshot, before normalisation. */
@@ -72,7 +96,7 @@ export const rawSnapshotSchema = z.object({
   version: z.union([z.string(), z.number()]).optional(),
   nodes: z.array(nodeSchema).default([]),
   config: configSchema.default({}),
-  boot_selections: z.array(selectionSchema).default([]),
+  boot_selections: z.array(z.union([selectionSchema, selectionListSchema])).default([]),
 });
 
 /** The raw (snake_case) shape a region or inventory file supplies. */
@@ -87,62 +111,133 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   return out || '(top level)';
 }
 
-/**
- * Validate a whole snapshot and normalise it (MACs, UUIDs, arch/subarch, secrets).
- * Every problem is reported at once, each with its path; a bad snapshot is never half-used.
- */
-export function parseSnapshot(input: unknown, where: string): Snapshot {
-  const result = rawSnapshotSchema.safeParse(input);
-  if (!result.success) {
-    const lines = result.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`);
-    throw new EdgebootError('E_SNAPSHOT', `${where} is invalid: ${lines.join('; ')}`);
+// A 100,000-node snapshot with every node broken must still give a readable message.
+const MAX_PROBLEMS = 50;
+
+class Problems {
+  readonly list: string[] = [];
+  count = 0;
+  add(line: string): void {
+    this.count++;
+    if (this.list.length < MAX_PROBLEMS) this.list.push(line);
   }
-  const raw = result.data;
-  const problems: string[] = [];
+  addIssues(prefix: PropertyKey[], issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): void {
+    for (const i of issues) this.add(`${formatPath([...prefix, ...i.path])}: ${i.message}`);
+  }
+  throwIfAny(where: string): void {
+    if (this.count === 0) return;
+    const more = this.count > this.list.length ? `; …and ${this.count - this.list.length} more` : '';
+    throw new EdgebootError('E_SNAPSHOT', `${where} is invalid: ${this.list.join('; ')}${more}`);
+  }
+}
+
+type RawNode = z.output<typeof nodeSchema>;
+
+function toNode(n: RawNode): Node {
+  const [arch, subarch] = n.arch.split('/') as [string, string | undefined];
+  const node: Node = {
+    systemId: n.system_id,
+    hostname: n.hostname,
+    macs: n.macs.map((m) => tryParseMac(m)!),
+    arch: arch.toLowerCase(),
+    subarch: (subarch ?? 'generic').toLowerCase(),
+    status: n.status.toLowerCase(),
+    osystem: (n.osystem ?? 'ubuntu').toLowerCase(),
+    release: (n.release ?? '').toLowerCase(),
+    kernelOpts: n.kernel_opts ?? '',
+  };
+  const uuid = tryParseUuid(n.uuid ?? undefined);
+  if (uuid) node.uuid = uuid;
+  if (n.status_reason) node.statusReason = n.status_reason;
+  if (n.token) {
+    node.token = {
+      consumerKey: new Secret(n.token.consumer_key),
+      tokenKey: new Secret(n.token.token_key),
+      tokenSecret: new Secret(n.token.token_secret),
+    };
+  }
+  return node;
+}
+
+function toSelections(raw: unknown, i: number, problems: Problems): BootSelection[] {
+  const isList = typeof raw === 'object' && raw !== null && 'arches' in raw;
+  if (isList) {
+    const r = selectionListSchema.safeParse(raw);
+    if (!r.success) {
+      problems.addIssues(['boot_selections', i], r.error.issues);
+      return [];
+    }
+    const s = r.data;
+    return s.arches.flatMap((arch) =>
+      s.subarches.flatMap((subarch) =>
+        s.labels.map((label) => ({ os: s.os, release: s.release, arches: [arch], subarches: [subarch], labels: [label], files: s.files.map((f) => ({ ...f })) })),
+      ),
+    );
+  }
+  const r = selectionSchema.safeParse(raw);
+  if (!r.success) {
+    problems.addIssues(['boot_selections', i], r.error.issues);
+    return [];
+  }
+  const s = r.data;
+  return [{ os: s.os, release: s.release, arches: [s.arch], subarches: [s.subarch], labels: [s.label], files: s.files.map((f) => ({ ...f })) }];
+}
+
+/** The image directory key of a normalised (single-combination) selection: `os/arch/subarch/release/label`. */
+export function selectionKey(s: BootSelection): string {
+  return `${s.os}/${s.arches[0]}/${s.subarches[0]}/${s.release}/${s.labels[0]}`;
+}
+
+/**
+ * The steps of validating a snapshot; yields after every `slice` nodes so a caller can let other work run
+ * (a 100,000-node region snapshot must not stall boot lookups). Returns the normalised snapshot.
+ */
+export function* snapshotSteps(input: unknown, where: string, slice = 500): Generator<void, Snapshot> {
+  const top = topSchema.safeParse(input);
+  if (!top.success) {
+    const problems = new Problems();
+    problems.addIssues([], top.error.issues);
+    problems.throwIfAny(where);
+  }
+  const raw = top.data!;
+  const problems = new Problems();
   const seenMac = new Map<MacAddress, string>();
   const seenId = new Set<string>();
   const seenUuid = new Map<string, string>();
-  const nodes: Node[] = raw.nodes.map((n, i) => {
-    const macs = n.macs.map((m) => tryParseMac(m)!);
-    for (const [j, mac] of macs.entries()) {
+  const nodes: Node[] = [];
+  for (let i = 0; i < raw.nodes.length; i++) {
+    if (i > 0 && i % slice === 0) yield;
+    const r = nodeSchema.safeParse(raw.nodes[i]);
+    if (!r.success) {
+      problems.addIssues(['nodes', i], r.error.issues);
+      continue;
+    }
+    const node = toNode(r.data);
+    for (const [j, mac] of node.macs.entries()) {
       const other = seenMac.get(mac);
-      if (other !== undefined && other !== n.system_id) {
-        problems.push(`nodes[${i}].macs[${j}]: ${mac} already belongs to node ${other}`);
-      }
-      seenMac.set(mac, n.system_id);
+      if (other !== undefined && other !== node.systemId) problems.add(`nodes[${i}].macs[${j}]: ${mac} already belongs to node ${other}`);
+      seenMac.set(mac, node.systemId);
     }
-    if (seenId.has(n.system_id)) problems.push(`nodes[${i}].system_id: ${n.system_id} appears twice`);
-    seenId.add(n.system_id);
-    const uuid = tryParseUuid(n.uuid ?? undefined);
-    if (uuid) {
-      const other = seenUuid.get(uuid);
-      if (other !== undefined) problems.push(`nodes[${i}].uuid: ${uuid} already belongs to node ${other}`);
-      seenUuid.set(uuid, n.system_id);
+    if (seenId.has(node.systemId)) problems.add(`nodes[${i}].system_id: ${node.systemId} appears twice`);
+    seenId.add(node.systemId);
+    if (node.uuid) {
+      const other = seenUuid.get(node.uuid);
+      if (other !== undefined) problems.add(`nodes[${i}].uuid: ${node.uuid} already belongs to node ${other}`);
+      seenUuid.set(node.uuid, node.systemId);
     }
-    const [arch, subarch] = n.arch.split('/') as [string, string | undefined];
-    const node: Node = {
-      systemId: n.system_id,
-      hostname: n.hostname,
-      macs,
-      arch: arch.toLowerCase(),
-      subarch: (subarch ?? 'generic').toLowerCase(),
-      status: n.status.toLowerCase(),
-      osystem: (n.osystem ?? 'ubuntu').toLowerCase(),
-      release: (n.release ?? '').toLowerCase(),
-      kernelOpts: n.kernel_opts ?? '',
-    };
-    if (uuid) node.uuid = uuid;
-    if (n.status_reason) node.statusReason = n.status_reason;
-    if (n.token) {
-      node.token = {
-        consumerKey: new Secret(n.token.consumer_key),
-        tokenKey: new Secret(n.token.token_key),
-        tokenSecret: new Secret(n.token.token_secret),
-      };
+    nodes.push(node);
+  }
+  const bootSelections: BootSelection[] = [];
+  const seenSel = new Set<string>();
+  raw.boot_selections.forEach((entry, i) => {
+    for (const sel of toSelections(entry, i, problems)) {
+      const k = selectionKey(sel);
+      if (seenSel.has(k)) problems.add(`boot_selections[${i}]: ${k} is selected twice`);
+      seenSel.add(k);
+      bootSelections.push(sel);
     }
-    return node;
   });
-  if (problems.length > 0) throw new EdgebootError('E_SNAPSHOT', `${where} is invalid: ${problems.join('; ')}`);
+  problems.throwIfAny(where);
   const c = raw.config;
   return {
     version: raw.version === undefined ? '' : String(raw.version),
@@ -156,13 +251,28 @@ export function parseSnapshot(input: unknown, where: string): Snapshot {
       commissioningRelease: c.commissioning_release ?? DEFAULT_CLUSTER_CONFIG.commissioningRelease,
       metadataUrl: c.metadata_url ?? '',
     },
-    bootSelections: raw.boot_selections.map((s) => ({
-      os: s.os,
-      release: s.release,
-      arches: s.arches,
-      subarches: s.subarches,
-      labels: s.labels,
-      files: s.files.map((f) => ({ ...f })),
-    })),
+    bootSelections,
   };
+}
+
+/**
+ * Validate a whole snapshot and normalise it (MACs, UUIDs, arch/subarch, secrets).
+ * Every problem is reported at once, each with its path; a bad snapshot is never half-used.
+ */
+export function parseSnapshot(input: unknown, where: string): Snapshot {
+  const steps = snapshotSteps(input, where, Number.MAX_SAFE_INTEGER);
+  let r = steps.next();
+  while (!r.done) r = steps.next();
+  return r.value;
+}
+
+/** parseSnapshot that yields to the event loop between slices of nodes, so lookups keep being answered. */
+export async function parseSnapshotInSlices(input: unknown, where: string, slice = 500): Promise<Snapshot> {
+  const steps = snapshotSteps(input, where, slice);
+  let r = steps.next();
+  while (!r.done) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    r = steps.next();
+  }
+  return r.value;
 }

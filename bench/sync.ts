@@ -1,0 +1,183 @@
+/**
+ * Region sync at scale: a reference region (child process) serves a 100,000-node snapshot; this process
+ * follows it as a rack would. Prints fetch+validate+index time, RSS after load, and lookup latency before
+ * and during a reload, next to the naive peer (JSON.parse + parse in one go) measured in the same run.
+ *
+ * Run: npm run build && node --expose-gc dist/bench/sync.js [nodes]
+ */
+import { spawn } from 'node:child_process';
+import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createLogger } from '../src/core/log.js';
+import { type MacAddress, parseMac } from '../src/core/mac.js';
+import { NodeStore } from '../src/sync/node-store.js';
+import { RegionClient } from '../src/sync/region-client.js';
+import { RegionSource } from '../src/sync/region-source.js';
+import { parseSnapshot } from '../src/sync/snapshot-schema.js';
+
+const N = Number(process.argv[2] ?? 100_000);
+const TOKEN = 'bench-cluster-token-0123456789';
+const here = fileURLToPath(new URL('.', import.meta.url));
+const CLI = resolve(here, '../src/cli/edgeboot.js');
+
+function macOf(i: number): string {
+  const h = i.toString(16).padStart(6, '0');
+  return `52:54:${h.slice(0, 2)}:${h.slice(2, 4)}:${h.slice(4, 6)}:01`;
+}
+
+async function writeInventory(file: string): Promise<void> {
+  const out = createWriteStream(file);
+  const write = (s: string) => new Promise<void>((r) => (out.write(s) ? r() : out.once('drain', () => r())));
+  await write('{"config":{"commissioning_release":"noble"},"boot_selections":[],"nodes":[\n');
+  for (let i = 0; i < N; i++) {
+    const h = i.toString(16).padStart(6, '0');
+    const node = {
+      system_id: `n${h}`,
+      hostname: `node-${h}`,
+      macs: [macOf(i)],
+      uuid: `4c4c4544-0042-3510-8056-${h.padStart(12, '0')}`,
+      arch: 'amd64/generic',
+      status: i % 10 === 0 ? 'deploying' : 'deployed',
+      osystem: 'ubuntu',
+      release: 'noble',
+      kernel_opts: 'console=ttyS0',
+      token: { consumer_key: `ck${h}`, token_key: `tk${h}abcdefgh`, token_secret: `ts${h}abcdefghijklmnop` },
+    };
+    await write(`${i ? ',' : ''}${JSON.stringify(node)}\n`);
+  }
+  await write(']}\n');
+  await new Promise<void>((r) => out.end(r));
+}
+
+function startRegion(dir: string): Promise<{ port: number; stop: () => void }> {
+  const child = spawn(process.execPath, [CLI, 'region', '--inventory', join(dir, 'inventory.json'), '--tokens', join(dir, 'tokens.yaml'), '--listen', '127.0.0.1:0'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolvePort, reject) => {
+    let buf = '';
+    child.stdout.on('data', (c: Buffer) => {
+      buf += c.toString();
+      const m = /"port":(\d+)[^\n]*"region listening"/.exec(buf);
+      if (m) resolvePort({ port: Number(m[1]), stop: () => child.kill('SIGTERM') });
+    });
+    child.once('exit', (code) => reject(new Error(`region exited with ${code}`)));
+  });
+}
+
+interface Latency {
+  samples: number;
+  p50: number;
+  p99: number;
+  max: number;
+  wrong: number;
+}
+
+/** Every 2 ms, look up 10 random known MACs; latency = answered − scheduled (event-loop stalls included). */
+function probe(store: NodeStore, macs: MacAddress[]): { stop: () => Latency } {
+  const lat: number[] = [];
+  let wrong = 0;
+  let stopped = false;
+  let due = performance.now();
+  const tick = () => {
+    if (stopped) return;
+    for (let k = 0; k < 10; k++) {
+      const mac = macs[Math.floor(Math.random() * macs.length)]!;
+      if (store.find({ mac })?.macs[0] !== mac) wrong++;
+    }
+    lat.push(Math.max(0, performance.now() - due));
+    due += 2;
+    if (due < performance.now() - 2) due = performance.now();
+    setTimeout(tick, Math.max(0, due - performance.now()));
+  };
+  setTimeout(tick, 0);
+  return {
+    stop() {
+      stopped = true;
+      lat.sort((a, b) => a - b);
+      const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? 0;
+      return { samples: lat.length, p50: q(0.5), p99: q(0.99), max: lat.at(-1) ?? 0, wrong };
+    },
+  };
+}
+
+const mb = () => Math.round(process.memoryUsage().rss / 1048576);
+const gc = () => (globalThis as { gc?: () => void }).gc?.();
+const ms = (n: number) => `${n.toFixed(1)} ms`;
+const sleep = (n: number) => new Promise((r) => setTimeout(r, n));
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'edgeboot-bench-sync-'));
+  try {
+    await writeInventory(join(dir, 'inventory.json'));
+    writeFileSync(join(dir, 'tokens.yaml'), `clusters:\n  rack-a: ${TOKEN}\n`);
+    writeFileSync(join(dir, 'token'), TOKEN);
+    const region = await startRegion(dir);
+    try {
+      gc();
+      const rssBefore = mb();
+      const client = new RegionClient({ url: `http://127.0.0.1:${region.port}`, clusterId: 'rack-a', tokenFile: join(dir, 'token') });
+      const store = new NodeStore();
+      const source = new RegionSource({ client, store, log: createLogger('silent') });
+      let t = performance.now();
+      await source.reload({ throwOnError: true });
+      const loadMs = performance.now() - t;
+      if (store.status().nodes !== N) throw new Error(`loaded ${store.status().nodes} nodes, expected ${N}`);
+      gc();
+      await sleep(200);
+      gc();
+      const rssAfter = mb();
+      const macs = Array.from({ length: 1000 }, (_, i) => parseMac(macOf(Math.floor((i * N) / 1000))));
+
+      let p = probe(store, macs);
+      await sleep(1500);
+      const idle = p.stop();
+
+      p = probe(store, macs);
+      await sleep(50);
+      t = performance.now();
+      await source.reload({ throwOnError: true });
+      const reloadMs = performance.now() - t;
+      await sleep(50);
+      const during = p.stop();
+
+      // The naive peer: the same bytes, parsed and indexed in one synchronous go.
+      const answer = await client.fetchSnapshot();
+      if (answer.kind !== 'changed') throw new Error('expected a snapshot body');
+      p = probe(store, macs);
+      await sleep(50);
+      t = performance.now();
+      store.swap(parseSnapshot(JSON.parse(answer.body.toString('utf8')), 'bench'), 'naive');
+      const naiveMs = performance.now() - t;
+      await sleep(50);
+      const naive = p.stop();
+      client.close();
+
+      const row = (name: string, l: Latency) =>
+        `  ${name.padEnd(30)} p50 ${ms(l.p50).padStart(9)}  p99 ${ms(l.p99).padStart(9)}  max ${ms(l.max).padStart(9)}  (${l.samples} samples, ${l.wrong} wrong answers)`;
+      const out = [
+        `edgeboot region sync bench: ${N} nodes, ${(answer.bytes / 1048576).toFixed(1)} MiB snapshot, node ${process.version}`,
+        `  fetch+validate+index          ${ms(loadMs)}   (target < 3000 ms)`,
+        `  RSS before / after load        ${rssBefore} MiB / ${rssAfter} MiB   (target < 400 MiB)`,
+        `  reload (sliced) took           ${ms(reloadMs)};  naive peer (parse+index in one go) ${ms(naiveMs)}`,
+        'lookup latency (10 lookups every 2 ms, answered − scheduled):',
+        row('no reload', idle),
+        row('during a sliced reload', during),
+        row('during the naive peer reload', naive),
+        `  max stall ratio sliced/idle ${(during.max / Math.max(idle.max, 0.001)).toFixed(1)}x, naive/idle ${(naive.max / Math.max(idle.max, 0.001)).toFixed(1)}x`,
+      ];
+      process.stdout.write(`${out.join('\n')}\n`);
+      process.stdout.write(`${JSON.stringify({ nodes: N, bytes: answer.bytes, loadMs, rssBefore, rssAfter, reloadMs, naiveMs, idle, during, naive })}\n`);
+    } finally {
+      region.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,191 @@
+/**
+ * TFTP throughput: edgeboot vs tftpd-hpa (in.tftpd) on the same files in the same run, with the same
+ * real client (atftp). Build first (`npm run build`), then `node dist/bench/tftp.js [--runs N] [--no-pin]`.
+ * Servers and single-transfer clients are pinned to one CPU (taskset) because unpinned loopback runs flip
+ * between fast and slow modes; for the 200-way test the clients get the other CPU.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pino from 'pino';
+import { parseConfig } from '../src/config/config.js';
+import { MetricsRegistry } from '../src/core/metrics.js';
+import { composeCore } from '../src/main.js';
+import { TftpService } from '../src/tftp/server.js';
+
+const BIG = 64 * 1024 * 1024;
+const SMALL = 1024 * 1024;
+const CONCURRENT = 200;
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+/** `--serve DIR`: run edgeboot's TFTP service on 127.0.0.1:0 over DIR/boot and print its port. */
+async function serveMode(dir: string): Promise<void> {
+  writeFileSync(join(dir, 'inventory.yaml'), 'nodes: []\n');
+  const config = parseConfig(
+    { inventory: 'inventory.yaml', boot_root: 'boot', loader_dirs: [], answers: { key_file: 'key' } },
+    join(dir, 'edgeboot.yaml'),
+  );
+  const log = pino({ level: process.env.BLOG ?? 'warn' }, pino.destination(join(dir, 'edgeboot.log')));
+  const core = await composeCore(config, log);
+  await core.inventory.start();
+  const tftp = new TftpService({
+    boot: core.boot,
+    bootRoot: config.boot_root,
+    loaderDirs: [],
+    log,
+    metrics: new MetricsRegistry(),
+    port: 0,
+    addresses: ['127.0.0.1'],
+    maxTransfers: 500,
+    maxPerClient: 500,
+    maxBlksize: 65464,
+    maxWindowsize: 64,
+    retries: 6,
+    cacheBytes: 64 * 1024 * 1024,
+  });
+  await tftp.start();
+  process.stdout.write(`PORT ${tftp.endpoints()[0]!.port}\n`);
+  process.once('SIGTERM', () => {
+    tftp.stop(100).then(() => process.exit(0));
+  });
+}
+
+function freeUdpPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createSocket('udp4');
+    s.bind(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function pin(cpu: string | undefined, cmd: string, args: string[]): [string, string[]] {
+  return cpu === undefined ? [cmd, args] : ['taskset', ['-c', cpu, cmd, ...args]];
+}
+
+function runClient(cmd: string, args: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    c.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    c.on('error', reject);
+    c.on('close', (code) => (code === 0 ? resolve(0) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err.trim()}`))));
+  });
+}
+
+function atftp(port: number, remote: string, local: string, options: string[], cpu: string | undefined): [string, string[]] {
+  const opts = options.flatMap((o) => ['--option', o]);
+  return pin(cpu, 'atftp', [...opts, '-g', '-r', remote, '-l', local, '127.0.0.1', String(port)]);
+}
+
+/** Seconds for one 64 MiB download, output size checked. */
+async function single(port: number, out: string, options: string[], cpu: string | undefined): Promise<number> {
+  rmSync(out, { force: true });
+  const t0 = performance.now();
+  await runClient(...atftp(port, 'big.bin', out, options, cpu));
+  const s = (performance.now() - t0) / 1000;
+  if (statSync(out).size !== BIG) throw new Error(`short download from port ${port}`);
+  return s;
+}
+
+/** Seconds for CONCURRENT simultaneous 1 MiB downloads. */
+async function concurrent(port: number, outDir: string, cpu: string | undefined): Promise<number> {
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir);
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENT }, (_, i) => runClient(...atftp(port, 'small.bin', join(outDir, `f${i}`), ['blksize 1468'], cpu))),
+  );
+  const s = (performance.now() - t0) / 1000;
+  for (let i = 0; i < CONCURRENT; i++) if (statSync(join(outDir, `f${i}`)).size !== SMALL) throw new Error('short download');
+  return s;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function waitForPort(child: ChildProcess): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const m = /PORT (\d+)/.exec(buf);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`edgeboot bench server exited ${code}`)));
+  });
+}
+
+async function driver(): Promise<void> {
+  const runs = Number(arg('--runs') ?? 5);
+  const pinned = !process.argv.includes('--no-pin');
+  const serverCpu = pinned ? '1' : undefined;
+  const clientCpu = pinned ? '1' : undefined;
+  const crowdCpu = pinned ? '0' : undefined;
+  const base = existsSync('/dev/shm') ? '/dev/shm' : undefined;
+  const dir = mkdtempSync(join(base ?? '/tmp', 'edgeboot-bench-'));
+  const children: ChildProcess[] = [];
+  try {
+    chmodSync(dir, 0o755);
+    mkdirSync(join(dir, 'boot'), { mode: 0o755 });
+    writeFileSync(join(dir, 'boot', 'big.bin'), randomBytes(BIG), { mode: 0o644 });
+    writeFileSync(join(dir, 'boot', 'small.bin'), randomBytes(SMALL), { mode: 0o644 });
+
+    const self = fileURLToPath(import.meta.url);
+    const eb = spawn(...pin(serverCpu, process.execPath, [self, '--serve', dir]), { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(eb);
+    const ebPort = await waitForPort(eb);
+    const hpaPort = await freeUdpPort();
+    const hpa = spawn(...pin(serverCpu, 'in.tftpd', ['-L', '-a', `127.0.0.1:${hpaPort}`, '-s', join(dir, 'boot')]), { stdio: 'inherit' });
+    children.push(hpa);
+    await new Promise((r) => setTimeout(r, 300));
+
+    const out = join(dir, 'out.bin');
+    const rows: Array<{ name: string; bytes: number; eb: number[]; hpa: number[] }> = [
+      { name: '64 MiB, blksize 512', bytes: BIG, eb: [], hpa: [] },
+      { name: '64 MiB, blksize 1468', bytes: BIG, eb: [], hpa: [] },
+      { name: '64 MiB, blksize 1468 + windowsize 8 (hpa: lock-step)', bytes: BIG, eb: [], hpa: [] },
+      { name: `${CONCURRENT} × 1 MiB at once, blksize 1468`, bytes: CONCURRENT * SMALL, eb: [], hpa: [] },
+    ];
+    const opts = [['blksize 512'], ['blksize 1468'], ['blksize 1468', 'windowsize 8']];
+    for (let r = 0; r < runs; r++) {
+      // Alternate which server goes first so drift on the machine falls on both.
+      const order: Array<['eb' | 'hpa', number]> = r % 2 === 0 ? [['eb', ebPort], ['hpa', hpaPort]] : [['hpa', hpaPort], ['eb', ebPort]];
+      for (const [i, o] of opts.entries()) {
+        for (const [who, port] of order) rows[i]![who].push(await single(port, out, o, clientCpu));
+      }
+      for (const [who, port] of order) rows[3]![who].push(await concurrent(port, join(dir, 'crowd'), crowdCpu));
+    }
+
+    const mbps = (bytes: number, s: number) => bytes / 1e6 / s;
+    const lines = [
+      `edgeboot vs tftpd-hpa ${pinned ? '(taskset: servers cpu 1, clients cpu 1; crowd clients cpu 0)' : '(unpinned)'}, median of ${runs}, client atftp`,
+      `${'scenario'.padEnd(56)} ${'edgeboot MB/s'.padStart(14)} ${'tftpd-hpa MB/s'.padStart(15)} ${'ratio'.padStart(7)}`,
+    ];
+    for (const row of rows) {
+      const e = mbps(row.bytes, median(row.eb));
+      const h = mbps(row.bytes, median(row.hpa));
+      lines.push(`${row.name.padEnd(56)} ${e.toFixed(1).padStart(14)} ${h.toFixed(1).padStart(15)} ${(e / h).toFixed(2).padStart(7)}`);
+    }
+    process.stdout.write(`${lines.join('\n')}\n`);
+  } finally {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const serveDir = arg('--serve');
+if (serveDir) await serveMode(serveDir);
+else await driver();

@@ -1,0 +1,52 @@
+import { EdgebootError, messageOf } from '../core/errors.js';
+import { createLogger } from '../core/log.js';
+import { RegionServer } from '../sync/region-server/region-server.js';
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Parse `host:port`, `[v6]:port`, `:port` or `port` (host defaults to 0.0.0.0). */
+export function parseListen(addr: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*))?:?(\d{1,5})$/.exec(addr.trim());
+  const port = m ? Number(m[3]) : Number.NaN;
+  if (!m || !(port >= 0 && port <= 65535)) throw new EdgebootError('E_CONFIG', `--listen "${addr}" must be HOST:PORT, [IPv6]:PORT or PORT`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+/** `edgeboot region`: run the reference region until SIGTERM; SIGHUP re-reads tokens and inventory. */
+export async function runRegion(v: Record<string, unknown>): Promise<number> {
+  if (typeof v.inventory !== 'string') throw new EdgebootError('E_CONFIG', 'region needs --inventory PATH (a YAML/JSON file or a directory of them)');
+  if (typeof v.tokens !== 'string') throw new EdgebootError('E_CONFIG', 'region needs --tokens FILE (clusters: { <cluster_id>: <token> })');
+  const cert = v['tls-cert'] as string | undefined;
+  const key = v['tls-key'] as string | undefined;
+  if (Boolean(cert) !== Boolean(key)) throw new EdgebootError('E_CONFIG', '--tls-cert and --tls-key go together');
+  const level = String(v['log-level']);
+  if (!LEVELS.includes(level)) throw new EdgebootError('E_CONFIG', `--log-level must be one of ${LEVELS.join(', ')}`);
+  const { host, port } = parseListen(String(v.listen));
+  const log = createLogger(level);
+  const region = new RegionServer({
+    inventory: v.inventory,
+    tokensFile: v.tokens,
+    resources: v.resources as string | undefined,
+    host,
+    port,
+    tls: cert && key ? { certFile: cert, keyFile: key } : undefined,
+    log,
+  });
+  await region.start();
+  process.on('SIGHUP', () => {
+    region.reload().then(
+      () => log.info('region reloaded tokens and inventory'),
+      (err) => log.error({ err: messageOf(err) }, 'region reload failed; keeping the previous tokens and inventory'),
+    );
+  });
+  const stop = (signal: string) => {
+    log.info({ signal }, 'region stopping');
+    region.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  return -1;
+}

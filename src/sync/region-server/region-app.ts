@@ -1,0 +1,211 @@
+import { realpath, stat } from 'node:fs/promises';
+import { join, sep } from 'node:path';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { EdgebootError, messageOf } from '../../core/errors.js';
+import { tryParseMac } from '../../core/mac.js';
+import { KNOWN_STATES } from '../../core/node.js';
+import type { BootEvent } from '../boot-events.js';
+import type { RegionServer } from './region-server.js';
+
+type Handler = (req: Request, res: Response) => Promise<void> | void;
+
+const discoverySchema = z.object({
+  mac: z.string().refine((v) => tryParseMac(v) !== undefined, { message: 'is not a MAC address' }),
+  uuid: z.string().max(64).nullable().optional(),
+  arch: z.string().max(32).nullable().optional(),
+  ip: z.string().max(64).nullable().optional(),
+  seen_at: z.string().max(64).nullable().optional(),
+});
+
+const line = z.string().regex(/^[\x20-\x7e]*$/).max(256);
+const eventsSchema = z.object({
+  events: z
+    .array(z.object({ mac: line.nullable(), system_id: line.nullable(), kind: line, detail: line, at: line }))
+    .max(10_000),
+});
+
+const statusSchema = z.object({ status: z.string().regex(/^[a-z]+$/), reason: line.optional() });
+
+function say(res: Response, status: number, sentence: string): void {
+  res.status(status).type('text/plain; charset=utf-8').set('Cache-Control', 'no-store').send(`${sentence}\n`);
+}
+
+const AUTH_SENTENCES: Record<number, string> = {
+  401: 'This region does not accept that token for this cluster.',
+  403: 'That token belongs to another cluster.',
+  404: 'This region does not know that cluster.',
+};
+
+/** Express app of the reference region: the API of docs/region-api.md over a RegionServer. */
+export function createRegionApp(region: RegionServer, log: Logger): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+
+  const route =
+    (fn: Handler) =>
+    async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+      try {
+        await fn(req, res);
+      } catch (err) {
+        next(err);
+      }
+    };
+
+  // One debug line per request: method, path without query, status. The Authorization header is never logged.
+  app.use((req, res, next) => {
+    const started = Date.now();
+    res.on('finish', () => log.debug({ method: req.method, path: req.path, status: res.statusCode, ms: Date.now() - started }, 'region request'));
+    const bad = region.tokens.refresh();
+    if (bad) log.error({ err: bad }, 'tokens file rejected; keeping the previous tokens');
+    next();
+  });
+
+  const cluster = (req: Request, res: Response): string | undefined => {
+    const id = String(req.params.id);
+    const result = region.tokens.checkCluster(id, req.get('authorization'));
+    if (result === 200) return id;
+    say(res, result, AUTH_SENTENCES[result]!);
+    return undefined;
+  };
+
+  app.get(
+    '/api/v1/clusters/:id/snapshot',
+    route(async (req, res) => {
+      if (!cluster(req, res)) return;
+      let cur = region.current();
+      if (!cur) return say(res, 503, 'The region has not loaded a valid inventory yet.');
+      const wait = Math.min(Math.max(Number.parseInt(String(req.query.wait ?? '0'), 10) || 0, 0), region.options.maxWaitSeconds ?? 60);
+      if (req.get('if-none-match') === cur.etag) {
+        if (wait > 0) {
+          const w = region.waitForChange(cur.etag, wait * 1000);
+          res.on('close', w.cancel);
+          const changed = await w.changed;
+          if (res.destroyed) return;
+          cur = region.current()!;
+          if (!changed) {
+            region.stats.snapshotNotModified++;
+            res.status(304).set('ETag', cur.etag).end();
+            return;
+          }
+        } else {
+          region.stats.snapshotNotModified++;
+          res.status(304).set('ETag', cur.etag).end();
+          return;
+        }
+      }
+      region.stats.snapshotOk++;
+      res.status(200).type('application/json').set({ ETag: cur.etag, 'Cache-Control': 'no-store' }).send(cur.body);
+    }),
+  );
+
+  app.post(
+    '/api/v1/clusters/:id/discoveries',
+    express.json({ limit: '16kb' }),
+    route(async (req, res) => {
+      const id = cluster(req, res);
+      if (!id) return;
+      const r = discoverySchema.safeParse(req.body);
+      if (!r.success) return say(res, 400, `The discovery is invalid: ${r.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}.`);
+      const result = await region.addDiscovery({ ...r.data, mac: tryParseMac(r.data.mac)! }, id);
+      res.status(result.created ? 201 : 200).json({ status: result.created ? 'created' : 'known', system_id: result.systemId });
+    }),
+  );
+
+  app.post(
+    '/api/v1/clusters/:id/events',
+    express.json({ limit: '8mb' }),
+    route((req, res) => {
+      const id = cluster(req, res);
+      if (!id) return;
+      const r = eventsSchema.safeParse(req.body);
+      if (!r.success) return say(res, 400, 'The events body must be {"events":[{"mac","system_id","kind","detail","at"}]} of printable fields.');
+      region.addEvents(id, r.data.events as BootEvent[]);
+      res.status(202).json({ accepted: r.data.events.length });
+    }),
+  );
+
+  app.get(
+    '/api/v1/boot-resources/*path',
+    route(async (req, res) => {
+      if (!region.tokens.anyKnown(req.get('authorization'))) return say(res, 401, AUTH_SENTENCES[401]!);
+      const root = region.options.resources;
+      if (!root) return say(res, 404, 'This region serves no boot resources (start it with --resources DIR).');
+      const segs = ([] as string[]).concat(req.params.path as unknown as string[]);
+      if (segs.some((s) => s === '..' || s === '' || /[\x00-\x1f\\]/.test(s))) return say(res, 400, 'That boot resource path is not allowed.');
+      let file: string;
+      try {
+        const realRoot = await realpath(root);
+        file = await realpath(join(realRoot, ...segs));
+        if (!file.startsWith(realRoot + sep) || !(await stat(file)).isFile()) throw new Error('outside');
+      } catch {
+        return say(res, 404, 'No such boot resource.');
+      }
+      await new Promise<void>((resolve, reject) =>
+        res.sendFile(file, { acceptRanges: true, dotfiles: 'deny', cacheControl: false }, (err) => (err && !res.headersSent ? reject(err) : resolve())),
+      );
+    }),
+  );
+
+  const admin = (req: Request, res: Response): boolean => {
+    if (region.tokens.isAdmin(req.get('authorization'))) return true;
+    say(res, 401, 'The admin API needs the admin token of the tokens file.');
+    return false;
+  };
+
+  app.get(
+    '/api/v1/admin/nodes',
+    route((req, res) => {
+      if (admin(req, res)) res.json({ nodes: region.listNodes() });
+    }),
+  );
+
+  app.get(
+    '/api/v1/admin/events',
+    route((req, res) => {
+      if (admin(req, res)) res.json({ events: region.events });
+    }),
+  );
+
+  const changeStatus = (approve: boolean) =>
+    route(async (req, res) => {
+      if (!admin(req, res)) return;
+      let status = 'commissioning';
+      let reason: string | undefined;
+      if (!approve) {
+        const r = statusSchema.safeParse(req.body);
+        if (!r.success) return say(res, 400, 'The body must be {"status": "<state>", "reason": "<printable text>"}.');
+        if (!(KNOWN_STATES as readonly string[]).includes(r.data.status)) {
+          return say(res, 400, `"${r.data.status}" is not a node state (${KNOWN_STATES.join(', ')}).`);
+        }
+        status = r.data.status;
+        reason = r.data.reason;
+      }
+      const node = await region.setStatus(String(req.params.ref), status, { reason, from: approve ? 'new' : undefined });
+      res.json({ system_id: node.systemId, hostname: node.hostname, status: node.status });
+    });
+  app.post('/api/v1/admin/nodes/:ref/approve', changeStatus(true));
+  app.post('/api/v1/admin/nodes/:ref/status', express.json({ limit: '4kb' }), changeStatus(false));
+
+  app.get('/healthz', (_req, res) => {
+    const cur = region.current();
+    res.status(cur ? 200 : 503).json({ ready: Boolean(cur), version: cur?.version ?? null, nodes: cur?.nodes ?? 0, waiting: region.waiting });
+  });
+
+  app.use((_req: Request, res: Response) => say(res, 404, 'No such region API endpoint.'));
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (res.headersSent) return;
+    const status = (err as { status?: number }).status;
+    if (status && status >= 400 && status < 500) return say(res, status, 'The request body is not valid JSON.');
+    if (err instanceof EdgebootError) {
+      const code = err.code === 'E_NOT_FOUND' ? 404 : err.code === 'E_BUSY' ? 409 : 500;
+      return say(res, code, err.message);
+    }
+    log.error({ err: messageOf(err) }, 'region request failed');
+    say(res, 500, 'The region failed to handle the request; see its log.');
+  });
+  return app;
+}

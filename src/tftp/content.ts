@@ -1,0 +1,177 @@
+import { OPCODE } from './packet.js';
+
+/**
+ * What a transfer sends: whole DATA packets (RFC 1350 §5) addressed by absolute 1-based block number
+ * (block n carries bytes (n-1)·blksize…, §6). Packets are built chunk by chunk with their headers in
+ * place, so each one goes out as a single contiguous buffer.
+ */
+export interface Content {
+  readonly size: number;
+  /** Where the bytes came from (`memory`, `cache`, `stream`), for the log line. */
+  readonly origin: Origin;
+  /** The DATA packet of block `n` if it is built, else undefined (then call `load(n)`). */
+  packet(n: number): Buffer | undefined;
+  /** Build block `n` (and the read-ahead after it). */
+  load(n: number): Promise<void>;
+  /** Blocks below `n` will never be asked for again. */
+  release(n: number): void;
+  close(): void;
+}
+
+/** Where content comes from, for the log line. */
+export type Origin = 'memory' | 'cache' | 'stream';
+
+/** Bytes that fill the payload slots of a chunk; a synchronous source returns undefined. */
+export interface ByteSource {
+  readonly size: number;
+  /** Fill `slots` in order from byte `position`. */
+  read(slots: Buffer[], position: number): Promise<void> | undefined;
+  close(): void;
+}
+
+/** Number of the last block: the first one shorter than blksize, possibly empty (RFC 1350 §6). */
+export function lastBlock(size: number, blksize: number): number {
+  return Math.floor(size / blksize) + 1;
+}
+
+/** A buffer already in memory (rendered file, cached loader) as a byte source. */
+export function memorySource(data: Buffer): ByteSource {
+  return {
+    size: data.length,
+    read(slots, position) {
+      let at = position;
+      for (const s of slots) at += data.copy(s, 0, at, at + s.length);
+      return undefined;
+    },
+    close() {},
+  };
+}
+
+/** Payload bytes per chunk: enough for read-ahead to pay off, small enough for 500 transfers at once. */
+const CHUNK_TARGET = 128 * 1024;
+
+interface Chunk {
+  buf?: Buffer;
+  loading?: Promise<void>;
+  error?: unknown;
+}
+
+/** Packets built from a byte source with one chunk of read-ahead; chunks below the ACK floor are dropped. */
+export class PacketContent implements Content {
+  readonly size: number;
+  readonly #src: ByteSource;
+  readonly #blksize: number;
+  readonly #stride: number;
+  readonly #perChunk: number;
+  readonly #chunks = new Map<number, Chunk>();
+  #closed = false;
+
+  constructor(
+    source: ByteSource,
+    blksize: number,
+    readonly origin: Origin,
+  ) {
+    this.#src = source;
+    this.size = source.size;
+    this.#blksize = blksize;
+    this.#stride = blksize + 4;
+    this.#perChunk = Math.max(1, Math.floor(CHUNK_TARGET / blksize));
+  }
+
+  packet(n: number): Buffer | undefined {
+    const start = (n - 1) * this.#blksize;
+    // The closing block of a file whose size is a multiple of blksize is empty (RFC 1350 §6).
+    if (start >= this.size) return header(n);
+    const c = Math.floor((n - 1) / this.#perChunk);
+    const chunk = this.#chunks.get(c) ?? this.#fetch(c);
+    if (!chunk.buf) return undefined;
+    if (!this.#chunks.has(c + 1)) this.#fetch(c + 1);
+    const at = (n - 1 - c * this.#perChunk) * this.#stride;
+    return chunk.buf.subarray(at, at + 4 + Math.min(this.#blksize, this.size - start));
+  }
+
+  async load(n: number): Promise<void> {
+    const c = Math.floor((n - 1) / this.#perChunk);
+    const chunk = this.#chunks.get(c) ?? this.#fetch(c);
+    if (chunk.loading) await chunk.loading;
+    if (chunk.error) throw chunk.error;
+  }
+
+  release(n: number): void {
+    const floor = Math.floor((n - 1) / this.#perChunk);
+    for (const c of this.#chunks.keys()) if (c < floor) this.#chunks.delete(c);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#chunks.clear();
+    this.#src.close();
+  }
+
+  #fetch(c: number): Chunk {
+    const chunk: Chunk = {};
+    const first = c * this.#perChunk + 1;
+    const position = (first - 1) * this.#blksize;
+    if (this.#closed || position >= this.size) return chunk;
+    this.#chunks.set(c, chunk);
+    const bytes = Math.min(this.#perChunk * this.#blksize, this.size - position);
+    const count = Math.ceil(bytes / this.#blksize);
+    const buf = Buffer.allocUnsafe(bytes + 4 * count);
+    const slots: Buffer[] = [];
+    for (let k = 0; k < count; k++) {
+      const at = k * this.#stride;
+      buf.writeUInt16BE(OPCODE.data, at);
+      buf.writeUInt16BE((first + k) & 0xffff, at + 2);
+      slots.push(buf.subarray(at + 4, at + 4 + Math.min(this.#blksize, bytes - k * this.#blksize)));
+    }
+    const pending = this.#src.read(slots, position);
+    if (!pending) {
+      chunk.buf = buf;
+      return chunk;
+    }
+    chunk.loading = pending.then(
+      () => {
+        chunk.buf = buf;
+        chunk.loading = undefined;
+      },
+      (err: unknown) => {
+        chunk.error = err;
+        chunk.loading = undefined;
+      },
+    );
+    return chunk;
+  }
+}
+
+function header(n: number): Buffer {
+  const h = Buffer.allocUnsafe(4);
+  h.writeUInt16BE(OPCODE.data, 0);
+  h.writeUInt16BE(n & 0xffff, 2);
+  return h;
+}
+
+const CR = 0x0d;
+const LF = 0x0a;
+
+/** Netascii encoding (RFC 1350 §2 via RFC 764): LF → CR LF, bare CR → CR NUL. */
+export function toNetascii(data: Buffer): Buffer {
+  let extra = 0;
+  for (let i = 0; i < data.length; i++) if (data[i] === CR || data[i] === LF) extra++;
+  if (extra === 0) return data;
+  const out = Buffer.allocUnsafe(data.length + extra);
+  let j = 0;
+  for (let i = 0; i < data.length; i++) {
+    const c = data[i]!;
+    if (c === LF) {
+      out[j++] = CR;
+      out[j++] = LF;
+    } else if (c === CR) {
+      out[j++] = CR;
+      out[j++] = 0;
+    } else {
+      out[j++] = c;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,83 @@
+/** Lines the guest prints on its serial console; the serial-log parser matches on them. */
+export const MARKERS = {
+  step: 'EDGEBOOT-E2E:',
+  url: 'EDGEBOOT-E2E-URL',
+  begin: 'EDGEBOOT-E2E-ANSWER-BEGIN',
+  end: 'EDGEBOOT-E2E-ANSWER-END',
+  result: 'EDGEBOOT-E2E-RESULT',
+} as const;
+
+/**
+ * The initrd's /init (busybox ash): load e1000, get a lease with udhcpc, take the answer-file URL
+ * from /proc/cmdline (`url=` for d-i, `ds=nocloud-net;s=<prefix>` for cloud-init, which fetches
+ * `<prefix>user-data`), fetch it with wget, print it between markers, then power off.
+ */
+export const GUEST_INIT = `#!/bin/busybox sh
+/bin/busybox mkdir -p /proc /sys /dev /tmp /bin /sbin /usr/bin /usr/sbin
+/bin/busybox --install -s
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+exec </dev/console >/dev/console 2>&1
+set -f
+
+up() { cut -d' ' -f1 /proc/uptime; }
+say() { echo "${MARKERS.step} $* (uptime $(up))"; }
+finish() {
+  case "$1" in ok) ;; *) dmesg | tail -n 25 ;; esac
+  echo "${MARKERS.result} $* uptime=$(up)"
+  sync
+  poweroff -f
+  sleep 30
+}
+
+say "init started"
+dmesg -n 1
+insmod /lib/modules/e1000.ko || finish fail insmod-e1000
+i=0
+while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+[ -e /sys/class/net/eth0 ] || finish fail no-eth0
+ip link set lo up
+ip link set eth0 up
+udhcpc -i eth0 -s /etc/udhcpc.script -q -f -n -t 15 -T 2 || finish fail dhcp
+say "address $(ip -4 -o addr show dev eth0 | awk '{print $4}')"
+
+url=""
+for word in $(cat /proc/cmdline); do
+  case "$word" in
+    url=*) url="\${word#url=}" ;;
+    ds=nocloud-net\\;s=*) url="\${word#ds=nocloud-net;s=}user-data" ;;
+    ds=nocloud\\;s=*) url="\${word#ds=nocloud;s=}user-data" ;;
+  esac
+done
+[ -n "$url" ] || finish fail no-answer-url-on-cmdline
+echo "${MARKERS.url} $url"
+# busybox 1.35 wget crashes on -T, so busybox timeout bounds it instead.
+if ! timeout 20 wget -q -O /tmp/answer "$url" 2>/tmp/wget.err; then
+  cat /tmp/wget.err
+  finish fail wget
+fi
+echo "${MARKERS.begin}"
+cat /tmp/answer
+echo
+echo "${MARKERS.end}"
+finish ok
+`;
+
+/** udhcpc's event script: configure the leased address and default route with busybox ip. */
+export const UDHCPC_SCRIPT = `#!/bin/sh
+case "$1" in
+  deconfig)
+    ip -4 addr flush dev "$interface"
+    ip link set "$interface" up
+    ;;
+  bound|renew)
+    ip -4 addr flush dev "$interface"
+    ip addr add "$ip/\${mask:-24}" dev "$interface"
+    if [ -n "$router" ]; then ip route add default via "\${router%% *}" dev "$interface"; fi
+    echo "${MARKERS.step} lease $ip/\${mask:-24} from \${serverid:-?}"
+    ;;
+esac
+exit 0
+`;

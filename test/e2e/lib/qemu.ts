@@ -1,0 +1,78 @@
+import { copyFile, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Netns } from './netns.js';
+import { FIRMWARE } from './paths.js';
+
+/** `bios`: SeaBIOS with the iPXE e1000 ROM; `uefi`: OVMF with the iPXE EFI e1000 ROM. */
+export type Firmware = 'bios' | 'uefi';
+
+/** Options for `bootGuest`. */
+export interface GuestOptions {
+  ns: Netns;
+  /** Folder for the serial log and the per-run OVMF variable store. */
+  dir: string;
+  firmware: Firmware;
+  mac: string;
+  /** SMBIOS system UUID (iPXE's `${uuid}`). */
+  uuid?: string;
+  /** Hard limit for the whole boot, enforced by `timeout` and by the test process. */
+  timeoutSeconds?: number;
+  memoryMb?: number;
+  /** Override the NIC option ROM (defaults: pxe-e1000.rom / efi-e1000.rom). */
+  romfile?: string;
+  extraArgs?: string[];
+}
+
+/** How a guest run ended and what it printed. */
+export interface GuestRun {
+  /** Path of the serial console log (qemu's stdout and stderr). */
+  serialLogFile: string;
+  serial: string;
+  exitCode: number | null;
+  /** True when the hard timeout stopped the guest. */
+  timedOut: boolean;
+  seconds: number;
+}
+
+/** The qemu command line for one network-booting guest on the namespace's tap0. */
+export async function qemuArgs(o: GuestOptions): Promise<string[]> {
+  const rom = o.romfile ?? (o.firmware === 'bios' ? FIRMWARE.biosRom : FIRMWARE.efiRom);
+  const args = ['-name', `edgeboot-e2e-${o.firmware}`, '-accel', 'tcg', '-m', String(o.memoryMb ?? 512)];
+  args.push('-nographic', '-no-reboot', '-boot', 'n', '-serial', 'mon:stdio');
+  args.push('-netdev', `tap,id=n0,ifname=${o.ns.tap},script=no,downscript=no`);
+  args.push('-device', `e1000,netdev=n0,mac=${o.mac},romfile=${rom}`);
+  if (o.uuid) args.push('-uuid', o.uuid);
+  if (o.firmware === 'uefi') {
+    // OVMF writes its variable store: every run gets its own copy.
+    const vars = join(o.dir, 'OVMF_VARS_4M.fd');
+    await copyFile(FIRMWARE.ovmfVars, vars);
+    args.push('-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${FIRMWARE.ovmfCode}`);
+    args.push('-drive', `if=pflash,format=raw,unit=1,file=${vars}`);
+  }
+  args.push(...(o.extraArgs ?? []));
+  return args;
+}
+
+/**
+ * Boot a TCG guest inside the namespace and wait until it powers off (qemu exits with -no-reboot)
+ * or the hard timeout fires. The guest is stopped by its PID in every case.
+ */
+export async function bootGuest(o: GuestOptions): Promise<GuestRun> {
+  const limit = o.timeoutSeconds ?? 90;
+  const serialLogFile = join(o.dir, `serial-${o.firmware}.log`);
+  const args = ['--kill-after=5', String(limit), 'qemu-system-x86_64', ...(await qemuArgs(o))];
+  const started = Date.now();
+  const proc = o.ns.spawn(`qemu-${o.firmware}`, 'timeout', args, serialLogFile);
+  // A second guard in case `timeout` itself is stuck.
+  const guard = setTimeout(() => void proc.stop(1_000), (limit + 15) * 1000);
+  let exitCode: number | null;
+  try {
+    exitCode = await proc.exited;
+  } finally {
+    clearTimeout(guard);
+    await proc.stop(1_000);
+  }
+  const seconds = (Date.now() - started) / 1000;
+  const serial = await readFile(serialLogFile, 'utf8').catch(() => '');
+  return { serialLogFile, serial, exitCode, timedOut: exitCode === 124 || exitCode === 137 || exitCode === null, seconds };
+}
