@@ -28,7 +28,8 @@ export async function runDhcpConfig(v: Record<string, unknown>, configPath: stri
     throw new EdgebootError('E_DHCP', `--server must be one of ${DHCP_SERVERS.join(', ')}`);
   }
   const config = loadConfig(configPath);
-  const configured = config.server_address !== 'auto' ? config.server_address : undefined;
+  // A configured server_address is what edgeboot puts into its URLs; --interface/--subnet override it.
+  const configured = config.server_address !== 'auto' && !v.interface && !v.subnet ? config.server_address : undefined;
   const address = chooseNextServer(
     { explicit: str(v['server-address']) ?? configured, iface: str(v.interface), subnet: str(v.subnet) },
     listAddresses(),

@@ -8,6 +8,7 @@ import { NodeStore } from '../sync/node-store.js';
 import type { RegionClient } from '../sync/region-client.js';
 import { regionClientFromConfig } from '../sync/region-from-config.js';
 import { RegionSource } from '../sync/region-source.js';
+import { selectionKey } from '../sync/snapshot-schema.js';
 
 function mib(n: number): string {
   return `${(n / 1048576).toFixed(1)} MiB`;
@@ -114,6 +115,9 @@ export async function runImages(v: Record<string, unknown>, configPath: string, 
         return 0;
       }
       if (selections.length === 0) process.stdout.write('no boot images are selected for this cluster\n');
+      for (const sel of selections.filter((x) => x.files.length === 0)) {
+        process.stdout.write(`-       ${selectionKey(sel)} is selected but names no files (nothing to fetch)\n`);
+      }
       for (const f of files) process.stdout.write(`${f.state.padEnd(8)}${f.file}  ${mib(f.size)}\n`);
       for (const d of stale) process.stdout.write(`stale   ${d} (no longer selected; removed by the next sync)\n`);
       return files.every((f) => f.state === 'ok') ? 0 : 1;

@@ -51,7 +51,7 @@ export function parseUserClasses(data: Buffer | undefined): string[] {
  * EFI and SMBIOS 2.6 (RFC 4578 §2.3); returned in the usual big-endian text form.
  */
 export function parseClientUuid(data: Buffer | undefined): SystemUuid | undefined {
-  if (!data || data.length !== 17 || data[0] !== 0) return undefined;
+  if (data?.length !== 17 || data[0] !== 0) return undefined;
   const g = data.subarray(1);
   const hex = (b: Buffer) => b.toString('hex');
   const rev = (b: Buffer) => hex(Buffer.from(b).reverse());

@@ -1,0 +1,175 @@
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BootArtefacts, ensureBootArtefacts, stageImage } from './lib/artefacts.js';
+import { dnsmasqArgs } from './lib/dnsmasq.js';
+import { type EdgebootRun, startEdgeboot } from './lib/edgeboot.js';
+import { type Lab, createLab } from './lib/lab.js';
+import { FIRMWARE, REPO_ROOT, edgebootCli } from './lib/paths.js';
+import { requireRoot, requireTools, run } from './lib/process.js';
+import { type Firmware, type GuestRun, bootGuest } from './lib/qemu.js';
+import { type GuestReport, describeLogs, parseGuestReport } from './lib/serial-log.js';
+import { waitFor } from './lib/wait.js';
+
+// qemu guests boot with DHCP configured only by `edgeboot dhcp-config` (dnsmasq, Kea, ISC dhcpd), and
+// with edgeboot's proxyDHCP beside a dnsmasq that gives addresses only. The lease hook the generated
+// lines wire reports each guest to edgeboot, seen in edgeboot's log.
+
+const BOOT_LIMIT_SECONDS = 120;
+const HOOK = join(REPO_ROOT, 'dist/src/dhcp-hooks/lease-hook.js');
+
+type Mode = 'dnsmasq' | 'kea' | 'isc' | 'proxy';
+
+interface BootCase {
+  title: string;
+  mode: Mode;
+  firmware: Firmware;
+  subnet: string;
+  /** The arch the lease hook can report (Kea's run_script passes no option 93). */
+  arch?: string;
+}
+
+const CASES: BootCase[] = [
+  { title: 'dnsmasq with the generated snippet, SeaBIOS guest', mode: 'dnsmasq', firmware: 'bios', subnet: '10.231.81', arch: 'bios' },
+  { title: 'dnsmasq with the generated snippet, OVMF guest', mode: 'dnsmasq', firmware: 'uefi', subnet: '10.231.82', arch: 'efi-bc' },
+  { title: 'Kea with the generated fragment, SeaBIOS guest', mode: 'kea', firmware: 'bios', subnet: '10.231.83' },
+  { title: 'ISC dhcpd with the generated snippet, SeaBIOS guest', mode: 'isc', firmware: 'bios', subnet: '10.231.84', arch: 'bios' },
+  { title: 'proxyDHCP beside an address-only dnsmasq, SeaBIOS guest', mode: 'proxy', firmware: 'bios', subnet: '10.231.85' },
+];
+
+let artefacts: BootArtefacts;
+
+beforeAll(async () => {
+  requireRoot();
+  requireTools(['qemu-system-x86_64', 'dnsmasq', 'dhcpd', 'kea-dhcp4', 'busybox', 'cpio', 'curl', 'ip', 'timeout', ...Object.values(FIRMWARE)]);
+  artefacts = await ensureBootArtefacts((line) => console.log(line));
+}, 600_000);
+
+function inventory(mac: string, hostname: string) {
+  return {
+    config: { debian_archive: 'http://deb.debian.org/debian', metadata_url: 'http://region.invalid:5240/MAAS/metadata/' },
+    boot_selections: [{ os: 'debian', release: 'trixie', arches: ['amd64'], subarches: ['generic'], labels: ['stable'] }],
+    nodes: [
+      {
+        system_id: `dh${randomBytes(3).toString('hex')}`,
+        hostname,
+        macs: [mac],
+        arch: 'amd64/generic',
+        status: 'deploying',
+        osystem: 'debian',
+        release: 'trixie',
+        kernel_opts: 'console=ttyS0 panic=-1',
+        token: { consumer_key: 'ck-dhcp', token_key: 'tk-dhcp', token_secret: 'ts-dhcp' },
+      },
+    ],
+  };
+}
+
+/** Start the case's DHCP server in the lab namespace; returns a reader of its log. */
+async function startDhcp(c: BootCase, lab: Lab, edgeboot: EdgebootRun, mac: string, ip: string, env: NodeJS.ProcessEnv): Promise<() => Promise<string>> {
+  const { ns, dir } = lab;
+  const log = join(dir, `${c.mode}.log`);
+  const read = () => readFile(log, 'utf8').catch(() => '');
+  const server = c.mode === 'proxy' ? undefined : c.mode;
+  let text = '';
+  if (server) {
+    const r = await run('node', [edgebootCli(), 'dhcp-config', '--server', server, '--server-address', ns.serverIp, '--config', edgeboot.configFile]);
+    text = r.stdout;
+  }
+  if (c.mode === 'dnsmasq' || c.mode === 'proxy') {
+    const conf = join(dir, 'generated-dnsmasq.conf');
+    await writeFile(conf, text);
+    // The lab's dnsmasq arguments are a range and a fixed lease only; the boot options come from the snippet.
+    const args = dnsmasqArgs({ ns, dir, hosts: [{ mac, ip }], extraArgs: [`--conf-file=${conf}`] });
+    ns.spawn('dnsmasq', 'dnsmasq', args, log, { ...process.env, ...env });
+    await waitFor('dnsmasq', 10_000, async () => /DHCP, IP range/.test(await read()));
+  } else if (c.mode === 'isc') {
+    const conf = join(dir, 'dhcpd.conf');
+    // One address and no client-id matching: iPXE and the initrd's udhcpc keep the same lease.
+    await writeFile(conf, `${text}\nauthoritative;\nignore-client-uids true;\ndefault-lease-time 600;\nsubnet ${c.subnet}.0 netmask 255.255.255.0 {\n  range ${ip} ${ip};\n}\n`);
+    await writeFile(join(dir, 'dhcpd.leases'), '');
+    ns.spawn('dhcpd', 'dhcpd', ['-f', '-d', '-4', '-cf', conf, '-lf', join(dir, 'dhcpd.leases'), '-pf', join(dir, 'dhcpd.pid'), 'br0'], log);
+    await waitFor('dhcpd', 10_000, async () => /Sending on\s+LPF\/br0/.test(await read()));
+  } else {
+    const fragment = JSON.parse(text.replace(/^\/\/.*$/gm, '')) as { Dhcp4: Record<string, unknown> };
+    const conf = join(dir, 'kea-dhcp4.json');
+    const subnet4 = [{ id: 1, subnet: `${c.subnet}.0/24`, 'match-client-id': false, pools: [{ pool: `${ip} - ${ip}` }] }];
+    const loggers = [{ name: 'kea-dhcp4', output_options: [{ output: 'stdout' }], severity: 'INFO' }];
+    const dhcp4 = { ...fragment.Dhcp4, 'interfaces-config': { interfaces: ['br0'] }, 'lease-database': { type: 'memfile', persist: false }, subnet4, loggers };
+    await writeFile(conf, JSON.stringify({ Dhcp4: dhcp4 }));
+    ns.spawn('kea-dhcp4', 'kea-dhcp4', ['-c', conf], log, { ...process.env, KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir });
+    await waitFor('kea-dhcp4', 15_000, async () => /DHCP4_STARTED/.test(await read()));
+  }
+  return read;
+}
+
+for (const c of CASES) {
+  describe(c.title, () => {
+    const mac = `52:54:00:d8:${c.subnet.split('.')[2]!.padStart(2, '0').slice(-2)}:${randomBytes(1).toString('hex')}`;
+    const hostname = `dhcp-${c.mode}-${c.firmware}`;
+    const ip = `${c.subnet}.50`;
+    let lab: Lab;
+    let edgeboot: EdgebootRun;
+    let guest: GuestRun | undefined;
+    let report: GuestReport = { ok: false };
+    let dhcpLog: () => Promise<string> = async () => '';
+
+    beforeAll(async () => {
+      lab = await createLab({ subnet: c.subnet });
+      const bootRoot = join(lab.dir, 'boot');
+      await stageImage(bootRoot, { os: 'debian', release: 'trixie' }, artefacts);
+      const socket = join(lab.dir, 'lease.sock');
+      const secret = join(lab.dir, 'lease-hook.secret');
+      // Kea's run_script gives the hook an empty environment: a non-default socket needs a wrapper.
+      let leaseHook = HOOK;
+      if (c.mode === 'kea') {
+        leaseHook = join(lab.dir, 'kea-lease-hook.sh');
+        await writeFile(leaseHook, `#!/bin/sh\nEDGEBOOT_LEASE_SOCKET=${socket} EDGEBOOT_LEASE_SECRET_FILE=${secret} exec ${HOOK} "$@"\n`, { mode: 0o755 });
+      }
+      const dhcp = { lease_socket: socket, lease_secret_file: secret, lease_hook: leaseHook, proxy: c.mode === 'proxy' };
+      edgeboot = await startEdgeboot({ ns: lab.ns, dir: lab.dir, bootRoot, inventory: inventory(mac, hostname), extraConfig: { dhcp } });
+      await waitFor('edgeboot services', 10_000, async () => /lease intake listening/.test(await edgeboot.log()));
+      if (c.mode === 'proxy') await waitFor('proxyDHCP', 10_000, async () => /proxyDHCP listening/.test(await edgeboot.log()));
+      dhcpLog = await startDhcp(c, lab, edgeboot, mac, ip, { EDGEBOOT_LEASE_SOCKET: socket, EDGEBOOT_LEASE_SECRET_FILE: secret });
+      guest = await bootGuest({ ns: lab.ns, dir: lab.dir, firmware: c.firmware, mac, timeoutSeconds: BOOT_LIMIT_SECONDS });
+      report = parseGuestReport(guest.serial);
+      console.log(`${c.mode}/${c.firmware}: boot to power-off ${guest.seconds.toFixed(1)} s, result "${report.result ?? 'none'}"`);
+    }, (BOOT_LIMIT_SECONDS + 120) * 1000);
+
+    afterAll(async () => {
+      for (const p of (await lab?.teardown()) ?? []) console.log(`teardown: ${p}`);
+    }, 60_000);
+
+    const failure = async (what: string) => {
+      lab.keep();
+      return describeLogs(what, { 'serial console': guest?.serial ?? '', 'edgeboot log': await edgeboot.log(), [`${c.mode} log`]: await dhcpLog() });
+    };
+
+    it('boots to the installer answer file', async () => {
+      if (!report.ok) throw new Error(await failure(`no answer file: result "${report.result ?? 'none'}"`));
+      expect(report.url?.startsWith(`${edgeboot.baseUrl}/answers/`)).toBe(true);
+    });
+
+    it('the answer file is this node\'s', () => {
+      expect(report.answer).toContain(hostname);
+    });
+
+    it('gets the HTTP entry script once, without a loop back to DHCP/TFTP', async () => {
+      const entries = (await edgeboot.log()).split('\n').filter((l) => l.includes('"route":"boot.ipxe"'));
+      expect(entries.length, await failure('boot.ipxe fetch count')).toBe(1);
+    });
+
+    it(`the lease hook reports the guest's MAC, IP${c.arch ? ' and arch' : ''} to edgeboot`, async () => {
+      if (c.mode === 'proxy') {
+        // dnsmasq here is the site's own, not configured by edgeboot: no hook is wired; proxyDHCP answered instead.
+        expect(await edgeboot.log()).toMatch(new RegExp(`"mac":"${mac}".*"msg":"proxyDHCP answered"`));
+        return;
+      }
+      await waitFor('the lease report', 10_000, async () => new RegExp(`"mac":"${mac}".*"msg":"lease recorded"`).test(await edgeboot.log()));
+      const line = (await edgeboot.log()).split('\n').find((l) => l.includes('"lease recorded"') && l.includes(mac))!;
+      const entry = JSON.parse(line) as { mac: string; ip: string; arch?: string };
+      expect([entry.mac, entry.ip, entry.arch]).toEqual([mac, ip, c.arch]);
+    });
+  });
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs on a Debian machine (run as root), then the npm dependencies.
+# The tests use real peers: TFTP clients and servers, DHCP servers, nginx, wrk, qemu with iPXE ROMs and OVMF.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends \
+  ca-certificates curl iproute2 procps util-linux cpio busybox-static openssl \
+  ipxe ipxe-qemu pxelinux syslinux-common ovmf qemu-system-x86 \
+  dnsmasq-base kea-dhcp4-server isc-dhcp-server tcpdump tshark \
+  tftp-hpa atftp tftpd-hpa \
+  nginx-light wrk \
+  debootstrap dpkg-dev debhelper fakeroot lintian systemd \
+  chromium
+if ! command -v node >/dev/null || ! node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a===20&&b>=19)?0:1)'; then
+  apt-get install -y -q nodejs npm
+fi
+npm ci --no-audit --no-fund
