@@ -13,6 +13,8 @@ import { dhcpServicesFromConfig } from './dhcp-hooks/from-config.js';
 import { createHttpApp } from './http/app.js';
 import { loadOrCreateKey } from './http/key-file.js';
 import { type LocalAddress, listAddresses } from './net/interfaces.js';
+import { attachTimelineMetrics } from './observe/timeline-metrics.js';
+import { BootTimeline } from './observe/timeline.js';
 import { Renderer } from './render/renderer.js';
 import { TemplateStore } from './render/template-store.js';
 import { DiscoveryLog } from './sync/discoveries.js';
@@ -33,6 +35,7 @@ export interface Appliance {
   boot: BootService;
   discoveries: DiscoveryLog;
   leases: LeaseBook;
+  timeline: BootTimeline;
   metrics: MetricsRegistry;
   /** The node feed: inventory files, or the region when `region` is configured. */
   inventory: SnapshotFeed;
@@ -68,6 +71,11 @@ export async function composeCore(config: Config, log: Logger, options: { watch?
   const { feed: inventory, region, events } = feedFromConfig(config, store, log, { watch: options.watch });
   const discoveries = new DiscoveryLog();
   const leases = new LeaseBook();
+  const timeline = new BootTimeline();
+  leases.onRecord((l) => {
+    timeline.learnIp(l.ip, l.mac);
+    timeline.record(l.mac, { at: l.lastSeen, stage: 'dhcp', via: 'dhcp', detail: `${l.ip}${l.arch ? ` arch ${l.arch}` : ''}`, outcome: 'ok' });
+  });
   const boot = new BootService({
     source: inventory,
     store,
@@ -80,8 +88,9 @@ export async function composeCore(config: Config, log: Logger, options: { watch?
     httpPort: config.http.port,
     retrySeconds: config.wait_retry_seconds,
     events,
+    timeline,
   });
-  return { store, templates, templateFiles, signer, renderer, inventory, region, events, discoveries, leases, boot };
+  return { store, templates, templateFiles, signer, renderer, inventory, region, events, discoveries, leases, timeline, boot };
 }
 
 /** The one composition root: wire every part from the config and start listening. */
@@ -91,6 +100,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   const metrics = new MetricsRegistry();
   metrics.gauge('edgeboot_nodes_loaded', 'Nodes in the snapshot in force.', () => core.store.status().nodes);
   metrics.gauge('edgeboot_snapshot_age_seconds', 'Seconds since the snapshot in force was loaded.', () => core.store.status().ageSeconds);
+  attachTimelineMetrics(core.timeline, metrics);
   metrics.gauge('edgeboot_template_errors', 'Templates that failed to compile (serving their last good version).', () => core.templates.errors().length);
   let addresses = listAddresses();
   const addressTimer = setInterval(() => {
@@ -107,6 +117,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     bootRoot: config.boot_root,
     loaderDirs: config.loader_dirs,
     maxStreams: config.http.max_streams,
+    timeline: core.timeline,
     health: () => ({ templateErrors: core.templates.errors(), inventoryError: core.inventory.lastError ?? null, ...regionSide.health() }),
   });
   const http = await new Promise<Server>((resolve, reject) => {

@@ -10,7 +10,8 @@ import type { Kind } from '../render/kinds.js';
 import type { RenderResult, Renderer } from '../render/renderer.js';
 import { isAnswerKind, type ServerEndpoint } from '../render/view-model.js';
 import { hexOfIpv4, parseVirtualPath } from '../render/virtual-path.js';
-import type { BootEventSink } from '../sync/boot-events.js';
+import type { BootEvent, BootTimeline } from '../observe/timeline.js';
+import { type BootEventSink, bootEventForFile } from '../sync/boot-events.js';
 import type { DiscoveryLog } from '../sync/discoveries.js';
 import type { LeaseBook } from '../sync/lease-book.js';
 import type { NodeSource } from '../sync/node-source.js';
@@ -48,6 +49,8 @@ export interface BootServiceOptions {
   retrySeconds: number;
   /** Where boot milestones go (the region's events endpoint); none when absent. */
   events?: BootEventSink;
+  /** Where boot milestones are recorded for the timeline API (optional for offline verbs). */
+  timeline?: BootTimeline;
 }
 
 /** Bracket IPv6 literals for use inside a URL. */
@@ -85,17 +88,31 @@ export class BootService {
   /** Render `req.kind` for the machine; unknown MACs are recorded as discoveries. */
   async render(req: BootRequest): Promise<BootAnswer> {
     const node = await this.find(req.mac, req.uuid);
+    const mac = req.mac ?? node?.macs[0];
+    const ip = normaliseIp(req.clientIp);
     if (!node && req.mac && this.#o.store.loaded) {
-      this.#o.discoveries.see({ mac: req.mac, uuid: req.uuid, arch: req.buildarch, ip: normaliseIp(req.clientIp), via: req.via });
+      this.#o.discoveries.see({ mac: req.mac, uuid: req.uuid, arch: req.buildarch, ip, via: req.via });
     }
-    const result = this.#o.renderer.render({
-      kind: req.kind,
-      node,
-      mac: req.mac ?? node?.macs[0],
-      buildarch: req.buildarch,
-      server: this.endpoint(req.localAddress),
-      clientIp: req.clientIp,
-    });
+    const stage = isAnswerKind(req.kind) ? 'answer' : 'script';
+    let result: RenderResult;
+    try {
+      result = this.#o.renderer.render({
+        kind: req.kind,
+        node,
+        mac,
+        buildarch: req.buildarch,
+        server: this.endpoint(req.localAddress),
+        clientIp: req.clientIp,
+      });
+    } catch (err) {
+      if (mac) this.#o.timeline?.record(mac, { at: Date.now(), stage, via: req.via, detail: req.kind, outcome: (err as EdgebootError).code ?? 'error' });
+      throw err;
+    }
+    if (mac && this.#o.timeline) {
+      if (stage === 'script') this.#o.timeline.learnIp(ip, mac);
+      const detail = stage === 'script' ? `${result.decision.purpose} ${req.kind}/${result.template.name}` : req.kind;
+      this.#o.timeline.record(mac, { at: Date.now(), stage, via: req.via, detail, outcome: 'ok' });
+    }
     if (result.decision.warn) {
       this.#o.log.warn({ mac: req.mac, state: node?.status, purpose: result.decision.purpose }, result.decision.reason);
     }
@@ -141,6 +158,20 @@ export class BootService {
 
   /** Check an answer-file capability presented by `clientIp`; undefined means accepted. */
   verifyAnswer(mac: MacAddress, capability: string, clientIp: string): CapabilityRefusal | undefined {
-    return this.#o.signer.verify(mac, capability, clientIp, this.#o.leases.ipsFor(mac));
+    const refusal = this.#o.signer.verify(mac, capability, clientIp, this.#o.leases.ipsFor(mac));
+    if (refusal) this.#o.timeline?.record(mac, { at: Date.now(), stage: 'answer-refused', via: 'http', detail: normaliseIp(clientIp), outcome: refusal });
+    return refusal;
+  }
+
+  /** Record a file fetched by `clientIp` (loader, kernel, initrd…) on the timeline of the MAC known at that IP. */
+  recordFile(clientIp: string, event: Omit<BootEvent, 'at'>): void {
+    const t = this.#o.timeline;
+    if (!t) return;
+    const ip = normaliseIp(clientIp);
+    const mac = t.macAt(ip) ?? this.#o.leases.macFor(ip);
+    if (!mac) return;
+    t.record(mac, { at: Date.now(), ...event });
+    const kind = event.outcome === 'ok' ? bootEventForFile(event.detail) : undefined;
+    if (kind) this.#o.events?.emitBootEvent({ kind, mac, systemId: this.#o.store.byMac(mac)?.systemId, detail: `${event.detail} via ${event.via}` });
   }
 }

@@ -185,18 +185,13 @@ export class LeaseIntake implements Service {
       log.info({ mac, ip, server, event }, 'lease ended');
       return 'ok';
     }
-    this.#o.leases.record({
-      mac,
-      ip,
-      hostname: lease.hostname,
-      arch,
-      vendorClass: lease.vendorClass,
-      userClass: lease.userClass,
-      uuid: lease.uuid,
-    });
-    const known = this.#o.nodes.byMac(mac) !== undefined;
-    if (!known && this.#o.nodes.loaded) this.#o.discoveries.see({ mac, ip, arch, uuid: lease.uuid, via: 'dhcp' });
-    log.info({ mac, ip, arch, server, event, known }, 'lease recorded');
+    // Leave out what this event did not carry: a renewal from the installed OS keeps the firmware's arch.
+    const facts = { hostname: lease.hostname, arch, vendorClass: lease.vendorClass, userClass: lease.userClass, uuid: lease.uuid };
+    const known = Object.fromEntries(Object.entries(facts).filter(([, v]) => v !== undefined));
+    this.#o.leases.record({ mac, ip, ...known });
+    const isNode = this.#o.nodes.byMac(mac) !== undefined;
+    if (!isNode && this.#o.nodes.loaded) this.#o.discoveries.see({ mac, ip, arch, uuid: lease.uuid, via: 'dhcp' });
+    log.info({ mac, ip, arch, server, event, known: isNode }, 'lease recorded');
     return 'ok';
   }
 }

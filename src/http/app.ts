@@ -1,4 +1,4 @@
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import express, { type Express, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { BootService } from '../boot/boot-service.js';
 import { REFUSAL_MESSAGES } from '../core/capability.js';
@@ -8,10 +8,14 @@ import type { MetricsRegistry } from '../core/metrics.js';
 import { type SystemUuid, parseUuid } from '../core/uuid.js';
 import { resolveBootFile } from '../files/boot-files.js';
 import { CONTENT_TYPES, type Kind } from '../render/kinds.js';
+import { classifyFile } from '../observe/classify.js';
+import type { BootTimeline } from '../observe/timeline.js';
 import type { NodeStore } from '../sync/node-store.js';
 import { errorHandler, sendSentence } from './errors.js';
 import { type HttpMetrics, httpMetrics } from './http-metrics.js';
 import { requestLogger } from './request-log.js';
+import { route } from './route.js';
+import { addStatusRoutes } from './status-routes.js';
 
 /** What the HTTP app is composed from. */
 export interface HttpAppOptions {
@@ -22,25 +26,14 @@ export interface HttpAppOptions {
   bootRoot: string;
   loaderDirs: readonly string[];
   maxStreams: number;
+  /** Boot timelines for the node API and status page. */
+  timeline: BootTimeline;
   /** Extra facts for /healthz (template errors, inventory errors, region state). */
   health?: () => Record<string, unknown>;
 }
 
 const ANSWER_FILES: Record<string, Kind> = { preseed: 'preseed', 'user-data': 'user-data', 'meta-data': 'meta-data' };
 
-type Handler = (req: Request, res: Response, next: NextFunction) => Promise<void> | void;
-
-/** Wrap an async handler so a rejection reaches the error handler (the daemon never crashes on one request). */
-function route(name: string, fn: Handler): Handler {
-  return async (req, res, next) => {
-    res.locals.route = name;
-    try {
-      await fn(req, res, next);
-    } catch (err) {
-      next(err);
-    }
-  };
-}
 
 function one(v: unknown): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined;
@@ -148,6 +141,8 @@ export function createHttpApp(o: HttpAppOptions): Express {
     }),
   );
 
+  addStatusRoutes(app, { store: o.store, timeline: o.timeline });
+
   // Static boot files and virtual (rendered) files for HTTP-capable loaders (lpxelinux, GRUB http).
   app.use(
     route('file', async (req, res, next) => {
@@ -186,8 +181,19 @@ export function createHttpApp(o: HttpAppOptions): Express {
       };
       res.on('close', release);
       res.locals.logFields = { file: file.from === 'loader' ? file.path : undefined, size: file.size };
+      const started = Date.now();
       res.sendFile(file.path, { dotfiles: 'allow', acceptRanges: true, lastModified: true, etag: true, cacheControl: false }, (err) => {
         release();
+        if (req.method === 'GET') {
+          o.boot.recordFile(req.socket.remoteAddress ?? '', {
+            stage: classifyFile(name),
+            via: 'http',
+            detail: name.slice(0, 120),
+            bytes: Number(res.getHeader('content-length') ?? 0),
+            ms: Date.now() - started,
+            outcome: err ? 'aborted' : 'ok',
+          });
+        }
         if (err && !res.headersSent) next(err);
       });
     }),

@@ -18,6 +18,7 @@ export class LeaseBook {
   readonly #byMac = new Map<MacAddress, Lease[]>();
   readonly #byIp = new Map<string, MacAddress>();
   readonly #perMac: number;
+  readonly #listeners = new Set<(l: Lease) => void>();
 
   constructor(options: { perMac?: number } = {}) {
     this.#perMac = options.perMac ?? 4;
@@ -36,7 +37,14 @@ export class LeaseBook {
     }
     this.#byMac.set(l.mac, list);
     this.#byIp.set(l.ip, l.mac);
+    for (const fn of this.#listeners) fn(lease);
     return lease;
+  }
+
+  /** Listen to every recorded lease event (the boot timeline). */
+  onRecord(fn: (l: Lease) => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
   }
 
   /** Every IP currently recorded for `mac`. */

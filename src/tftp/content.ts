@@ -64,6 +64,7 @@ export class PacketContent implements Content {
   readonly #stride: number;
   readonly #perChunk: number;
   readonly #chunks = new Map<number, Chunk>();
+  #released = 0;
   #closed = false;
 
   constructor(
@@ -99,6 +100,8 @@ export class PacketContent implements Content {
 
   release(n: number): void {
     const floor = Math.floor((n - 1) / this.#perChunk);
+    if (floor <= this.#released) return;
+    this.#released = floor;
     for (const c of this.#chunks.keys()) if (c < floor) this.#chunks.delete(c);
   }
 

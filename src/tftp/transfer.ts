@@ -17,8 +17,8 @@ export interface Peer {
   port: number;
 }
 
-/** Retransmission timer bounds (RFC 6298 §2 estimator; floor high enough for a loaded 2-core box). */
-export const RTO = { initialMs: 500, minMs: Number(process.env.EB_MINRTO ?? 50), maxMs: 4000 } as const;
+/** Retransmission timeout bounds (RFC 6298 §2): a 200 ms floor, as TCP's, so a CPU-starved client is not fed spurious repeats. */
+export const RTO = { initialMs: 500, minMs: 200, maxMs: 4000 } as const;
 
 /** Everything one transfer needs; the server owns the socket's creation, the transfer its life. */
 export interface TransferOptions {

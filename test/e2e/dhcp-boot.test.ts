@@ -157,7 +157,8 @@ for (const c of CASES) {
 
     it('gets the HTTP entry script once, without a loop back to DHCP/TFTP', async () => {
       const entries = (await edgeboot.log()).split('\n').filter((l) => l.includes('"route":"boot.ipxe"'));
-      expect(entries.length, await failure('boot.ipxe fetch count')).toBe(1);
+      if (entries.length !== 1) throw new Error(await failure(`boot.ipxe was fetched ${entries.length} times`));
+      expect(entries.length).toBe(1);
     });
 
     it(`the lease hook reports the guest's MAC, IP${c.arch ? ' and arch' : ''} to edgeboot`, async () => {

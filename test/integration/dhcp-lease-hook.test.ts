@@ -106,6 +106,12 @@ describe('the lease hook as dnsmasq --dhcp-script runs it', () => {
     expect([l.firstSeen === first, l.lastSeen > first]).toEqual([true, true]);
   });
 
+  it('keeps the recorded arch when a later event (the installed OS renewing) carries none', async () => {
+    await runHook(['add', '52:54:00:d4:00:01', '10.77.0.50'], dnsmasqEnv());
+    await runHook(['old', '52:54:00:d4:00:01', '10.77.0.50'], env);
+    expect(leases.leases(KNOWN)[0]?.arch).toBe('efi-bc');
+  });
+
   it('lets BootService accept answer URLs from the leased IP (ipsFor)', async () => {
     await runHook(['add', '52:54:00:d4:00:01', '10.77.0.60'], dnsmasqEnv());
     expect(leases.ipsFor(KNOWN)).toEqual(['10.77.0.60']);

@@ -1,0 +1,31 @@
+import type { MetricsRegistry } from '../core/metrics.js';
+import type { BootTimeline } from './timeline.js';
+
+/** Boot metrics fed by the timeline: boots by purpose/outcome, DHCP→answer time, bytes by class, stuck nodes. */
+export function attachTimelineMetrics(timeline: BootTimeline, registry: MetricsRegistry): void {
+  const boots = registry.counter('edgeboot_boots_total', 'Boot scripts served, by purpose and outcome.');
+  const toAnswer = registry.histogram('edgeboot_boot_to_answer_seconds', 'Time from the first DHCP lease (or first fetch) of a boot to its answer file.', [
+    5, 10, 20, 30, 60, 120, 300, 600,
+  ]);
+  const bytes = registry.counter('edgeboot_served_bytes_total', 'Bytes served, by protocol and file class.');
+  const refused = registry.counter('edgeboot_boot_answers_refused_total', 'Answer files refused during boots, by reason.');
+  registry.gauge('edgeboot_stuck_nodes', 'Nodes whose boot is flagged stuck.', () => {
+    const now = Date.now();
+    let n = 0;
+    for (const mac of timeline.macs()) if (timeline.stuck(mac, now)) n++;
+    return n;
+  });
+  registry.gauge('edgeboot_timeline_nodes', 'MACs with a boot timeline in memory.', () => timeline.size);
+  timeline.onEvent((mac, e) => {
+    if (e.bytes && (e.via === 'tftp' || e.via === 'http')) bytes.inc({ proto: e.via, class: e.stage }, e.bytes);
+    if (e.stage === 'script') boots.inc({ purpose: e.detail.split(' ')[0] ?? 'unknown', outcome: e.outcome === 'ok' ? 'ok' : 'error' });
+    if (e.stage === 'answer-refused') refused.inc({ reason: e.outcome });
+    if (e.stage === 'answer' && e.outcome === 'ok') {
+      const events = timeline.events(mac).filter((x) => e.at - x.at <= timeline.limits.bootWindowMs);
+      const start = events.find((x) => x.stage === 'dhcp') ?? events[0];
+      // Only the first answer file of a boot counts (cloud-init fetches user-data, meta-data, vendor-data).
+      const earlier = events.some((x) => x !== e && x.stage === 'answer' && start && x.at >= start.at);
+      if (start && start !== e && !earlier) toAnswer.observe((e.at - start.at) / 1000);
+    }
+  });
+}
