@@ -9,7 +9,9 @@ import { CapabilitySigner } from './core/capability.js';
 import { messageOf } from './core/errors.js';
 import { MetricsRegistry } from './core/metrics.js';
 import type { Service } from './core/service.js';
-import { dhcpServicesFromConfig } from './dhcp-hooks/from-config.js';
+import { planBoot } from './dhcp-hooks/boot-plan.js';
+import { dhcpServicesFromConfig, planInputFromConfig } from './dhcp-hooks/from-config.js';
+import type { LoaderChoice } from './observe/explain.js';
 import { createHttpApp } from './http/app.js';
 import { loadOrCreateKey } from './http/key-file.js';
 import { type LocalAddress, listAddresses } from './net/interfaces.js';
@@ -93,6 +95,23 @@ export async function composeCore(config: Config, log: Logger, options: { watch?
   return { store, templates, templateFiles, signer, renderer, inventory, region, events, discoveries, leases, timeline, boot };
 }
 
+/** The DHCP boot plan's answer per client architecture, for `edgeboot explain`. */
+function loaderChoices(config: Config, addresses: LocalAddress[]): LoaderChoice[] {
+  const configured = config.server_address !== 'auto' ? config.server_address : undefined;
+  const address = configured ?? addresses.find((a) => a.family === 'IPv4' && !a.internal)?.address;
+  // Without a LAN address the plan cannot be built; say so instead of inventing one.
+  if (!address) return [{ rule: 'none', arches: [], filename: 'no non-loopback IPv4 address to offer as next-server' }];
+  try {
+    return planBoot(planInputFromConfig(config, address)).rules.map((r) => ({
+      rule: r.name,
+      arches: r.match.kind === 'ipxe' ? 'iPXE' : r.match.arches,
+      filename: r.filename,
+    }));
+  } catch (err) {
+    return [{ rule: 'none', arches: [], filename: messageOf(err) }];
+  }
+}
+
 /** The one composition root: wire every part from the config and start listening. */
 export async function startAppliance(config: Config, log: Logger): Promise<Appliance> {
   const core = await composeCore(config, log, { watch: true });
@@ -118,6 +137,8 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     loaderDirs: config.loader_dirs,
     maxStreams: config.http.max_streams,
     timeline: core.timeline,
+    renderer: core.renderer,
+    loaders: () => loaderChoices(config, addresses),
     health: () => ({ templateErrors: core.templates.errors(), inventoryError: core.inventory.lastError ?? null, ...regionSide.health() }),
   });
   const http = await new Promise<Server>((resolve, reject) => {

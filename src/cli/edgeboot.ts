@@ -124,6 +124,14 @@ const VERBS: Record<string, Verb> = {
     },
     run: async (v, c, p) => (await import('./nodes.js')).runNodes(v, c, p),
   },
+  explain: {
+    summary: 'ask the running appliance what a MAC is served and why, and show its boot timeline',
+    usage:
+      'edgeboot explain <mac> [--url http://127.0.0.1:5248] [--json] [--config FILE]\n\nPrints the purpose and the reason, the template candidates per kind and the one chosen, the loader each\nDHCP client architecture would get, the stuck diagnosis and the boot timeline. Read-only; no tokens.',
+    positionals: true,
+    options: { ...common, url: { type: 'string' }, json: { type: 'boolean' } },
+    run: async (v, c, p) => (await import('./explain.js')).runExplain(v, c, p),
+  },
   images: {
     summary: 'list or sync the boot images the region selects for this cluster',
     usage:

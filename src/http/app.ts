@@ -9,7 +9,9 @@ import { type SystemUuid, parseUuid } from '../core/uuid.js';
 import { resolveBootFile } from '../files/boot-files.js';
 import { CONTENT_TYPES, type Kind } from '../render/kinds.js';
 import { classifyFile } from '../observe/classify.js';
+import type { LoaderChoice } from '../observe/explain.js';
 import type { BootTimeline } from '../observe/timeline.js';
+import type { Renderer } from '../render/renderer.js';
 import type { NodeStore } from '../sync/node-store.js';
 import { errorHandler, sendSentence } from './errors.js';
 import { type HttpMetrics, httpMetrics } from './http-metrics.js';
@@ -28,6 +30,10 @@ export interface HttpAppOptions {
   maxStreams: number;
   /** Boot timelines for the node API and status page. */
   timeline: BootTimeline;
+  /** The renderer, for the explain API. */
+  renderer: Renderer;
+  /** The loader each DHCP client architecture would get, for the explain API. */
+  loaders: () => LoaderChoice[];
   /** Extra facts for /healthz (template errors, inventory errors, region state). */
   health?: () => Record<string, unknown>;
 }
@@ -141,7 +147,7 @@ export function createHttpApp(o: HttpAppOptions): Express {
     }),
   );
 
-  addStatusRoutes(app, { store: o.store, timeline: o.timeline });
+  addStatusRoutes(app, { store: o.store, timeline: o.timeline, renderer: o.renderer, loaders: o.loaders });
 
   // Static boot files and virtual (rendered) files for HTTP-capable loaders (lpxelinux, GRUB http).
   app.use(

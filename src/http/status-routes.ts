@@ -1,6 +1,8 @@
 import type { Express } from 'express';
 import { parseMac } from '../core/mac.js';
+import { explainMac, type LoaderChoice } from '../observe/explain.js';
 import { eventJson, summarise, summariseMac } from '../observe/node-summary.js';
+import type { Renderer } from '../render/renderer.js';
 import type { BootTimeline } from '../observe/timeline.js';
 import type { NodeStore } from '../sync/node-store.js';
 import { route } from './route.js';
@@ -10,6 +12,9 @@ import { renderNodePage, renderStatusPage } from './status-page.js';
 export interface StatusRouteOptions {
   store: NodeStore;
   timeline: BootTimeline;
+  renderer: Renderer;
+  /** The loader each DHCP client architecture would get (from the DHCP boot plan). */
+  loaders: () => LoaderChoice[];
 }
 
 /** Read-only node API and status page; nothing here carries a token or a signed URL. */
@@ -30,6 +35,14 @@ export function addStatusRoutes(app: Express, o: StatusRouteOptions): void {
       const mac = parseMac(String(req.params.mac));
       const row = summariseMac(mac, o.store.byMac(mac), o.timeline);
       res.set('Cache-Control', 'no-store').json({ ...row, events: o.timeline.events(mac).map(eventJson) });
+    }),
+  );
+
+  app.get(
+    '/api/v1/nodes/:mac/explain',
+    route('api-explain', (req, res) => {
+      const mac = parseMac(String(req.params.mac));
+      res.set('Cache-Control', 'no-store').json(explainMac(mac, o.store.byMac(mac), o.renderer, o.timeline, o.loaders()));
     }),
   );
 

@@ -21,11 +21,13 @@ export function attachTimelineMetrics(timeline: BootTimeline, registry: MetricsR
     if (e.stage === 'script') boots.inc({ purpose: e.detail.split(' ')[0] ?? 'unknown', outcome: e.outcome === 'ok' ? 'ok' : 'error' });
     if (e.stage === 'answer-refused') refused.inc({ reason: e.outcome });
     if (e.stage === 'answer' && e.outcome === 'ok') {
+      // The event just recorded is the last one; events() returns copies, so compare by position.
       const events = timeline.events(mac).filter((x) => e.at - x.at <= timeline.limits.bootWindowMs);
-      const start = events.find((x) => x.stage === 'dhcp') ?? events[0];
+      const before = events.slice(0, -1);
+      const start = before.find((x) => x.stage === 'dhcp') ?? before[0];
       // Only the first answer file of a boot counts (cloud-init fetches user-data, meta-data, vendor-data).
-      const earlier = events.some((x) => x !== e && x.stage === 'answer' && start && x.at >= start.at);
-      if (start && start !== e && !earlier) toAnswer.observe((e.at - start.at) / 1000);
+      const earlier = start !== undefined && before.some((x) => x.stage === 'answer' && x.at >= start.at);
+      if (start && !earlier) toAnswer.observe((e.at - start.at) / 1000);
     }
   });
 }

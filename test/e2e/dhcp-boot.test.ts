@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -7,7 +8,7 @@ import { dnsmasqArgs } from './lib/dnsmasq.js';
 import { type EdgebootRun, startEdgeboot } from './lib/edgeboot.js';
 import { type Lab, createLab } from './lib/lab.js';
 import { FIRMWARE, REPO_ROOT, edgebootCli } from './lib/paths.js';
-import { requireRoot, requireTools, run } from './lib/process.js';
+import { requireRoot, requireTools } from './lib/process.js';
 import { type Firmware, type GuestRun, bootGuest } from './lib/qemu.js';
 import { type GuestReport, describeLogs, parseGuestReport } from './lib/serial-log.js';
 import { waitFor } from './lib/wait.js';
@@ -74,7 +75,10 @@ async function startDhcp(c: BootCase, lab: Lab, edgeboot: EdgebootRun, mac: stri
   const server = c.mode === 'proxy' ? undefined : c.mode;
   let text = '';
   if (server) {
-    const r = await run('node', [edgebootCli(), 'dhcp-config', '--server', server, '--server-address', ns.serverIp, '--config', edgeboot.configFile]);
+    const r = spawnSync('node', [edgebootCli(), 'dhcp-config', '--server', server, '--server-address', ns.serverIp, '--config', edgeboot.configFile], {
+      encoding: 'utf8',
+    });
+    if (r.status !== 0) throw new Error(`dhcp-config failed: ${r.stderr}`);
     text = r.stdout;
   }
   if (c.mode === 'dnsmasq' || c.mode === 'proxy') {
@@ -96,7 +100,9 @@ async function startDhcp(c: BootCase, lab: Lab, edgeboot: EdgebootRun, mac: stri
     const conf = join(dir, 'kea-dhcp4.json');
     const subnet4 = [{ id: 1, subnet: `${c.subnet}.0/24`, 'match-client-id': false, pools: [{ pool: `${ip} - ${ip}` }] }];
     const loggers = [{ name: 'kea-dhcp4', output_options: [{ output: 'stdout' }], severity: 'INFO' }];
-    const dhcp4 = { ...fragment.Dhcp4, 'interfaces-config': { interfaces: ['br0'] }, 'lease-database': { type: 'memfile', persist: false }, subnet4, loggers };
+    // br0 has no carrier until qemu opens tap0: let Kea keep retrying its socket.
+    const interfaces = { interfaces: ['br0'], 'service-sockets-max-retries': 120, 'service-sockets-retry-wait-time': 1000 };
+    const dhcp4 = { ...fragment.Dhcp4, 'interfaces-config': interfaces, 'lease-database': { type: 'memfile', persist: false }, subnet4, loggers };
     await writeFile(conf, JSON.stringify({ Dhcp4: dhcp4 }));
     ns.spawn('kea-dhcp4', 'kea-dhcp4', ['-c', conf], log, { ...process.env, KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir });
     await waitFor('kea-dhcp4', 15_000, async () => /DHCP4_STARTED/.test(await read()));

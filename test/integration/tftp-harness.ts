@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { type Socket, createSocket } from 'node:dgram';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import pino from 'pino';
 import { parseConfig } from '../../src/config/config.js';
 import { MetricsRegistry } from '../../src/core/metrics.js';
 import { composeCore } from '../../src/main.js';
+import { type Packet, type TftpOption, encodeAck, encodeRequest, parsePacket } from '../../src/tftp/packet.js';
 import { TftpService, type TftpServiceOptions } from '../../src/tftp/server.js';
 
 /** The node the fixtures render pxelinux.cfg/01-<mac> for. */
@@ -159,3 +161,100 @@ export const CLIENTS = {
 
 /** A client's name. */
 export type ClientName = keyof typeof CLIENTS;
+
+/** A UDP socket on 127.0.0.1 for hand-made packets, with a queue of what arrives. */
+export class RawClient {
+  readonly socket: Socket;
+  readonly inbox: Array<{ packet: Packet | undefined; raw: Buffer; port: number }> = [];
+  #waiters: Array<() => void> = [];
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    socket.on('message', (raw, rinfo) => {
+      const r = parsePacket(raw);
+      this.inbox.push({ packet: r.ok ? r.packet : undefined, raw, port: rinfo.port });
+      for (const w of this.#waiters.splice(0)) w();
+    });
+  }
+
+  /** Bind a client socket on 127.0.0.1 (optionally a fixed port). */
+  static async open(port = 0): Promise<RawClient> {
+    const s = createSocket('udp4');
+    await new Promise<void>((resolve) => s.bind(port, '127.0.0.1', () => resolve()));
+    return new RawClient(s);
+  }
+
+  get port(): number {
+    return this.socket.address().port;
+  }
+
+  send(buf: Buffer, port: number): void {
+    this.socket.send(buf, port, '127.0.0.1');
+  }
+
+  /** The next datagram, or throws after `timeoutMs`. */
+  async next(timeoutMs = 3000): Promise<{ packet: Packet | undefined; raw: Buffer; port: number }> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.inbox.length === 0) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error('no datagram arrived in time');
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    return this.inbox.shift()!;
+  }
+
+  /** Wait `ms` and return everything that arrived meanwhile. */
+  async drain(ms: number): Promise<Array<{ packet: Packet | undefined; raw: Buffer; port: number }>> {
+    await new Promise((r) => setTimeout(r, ms));
+    return this.inbox.splice(0);
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+/** A minimal RFC 1350/7440 download by hand: ACKs each window's last block; returns data and packet count. */
+export async function rawGet(port: number, file: string, options: TftpOption[] = []): Promise<{ data: Buffer; packets: number }> {
+  const c = await RawClient.open();
+  try {
+    c.send(encodeRequest('rrq', file, 'octet', options), port);
+    let first = await c.next();
+    const server = first.port;
+    let blksize = 512;
+    let windowsize = 1;
+    if (first.packet?.op === 'oack') {
+      for (const [k, v] of first.packet.options) {
+        if (k.toLowerCase() === 'blksize') blksize = Number(v);
+        if (k.toLowerCase() === 'windowsize') windowsize = Number(v);
+      }
+      c.send(encodeAck(0), server);
+      first = await c.next();
+    }
+    const parts: Buffer[] = [];
+    let expected = 1;
+    let packets = 0;
+    let got: typeof first | undefined = first;
+    for (;;) {
+      const p = got ?? (await c.next());
+      got = undefined;
+      packets++;
+      if (p.packet?.op === 'error') throw new Error(`error ${p.packet.code}: ${p.packet.message}`);
+      if (p.packet?.op !== 'data' || p.packet.block !== (expected & 0xffff)) continue;
+      parts.push(Buffer.from(p.packet.data));
+      const last = p.packet.data.length < blksize;
+      if (last || expected % windowsize === 0) c.send(encodeAck(expected), server);
+      if (last) break;
+      expected++;
+    }
+    return { data: Buffer.concat(parts), packets };
+  } finally {
+    c.close();
+  }
+}
