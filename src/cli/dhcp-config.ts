@@ -56,10 +56,10 @@ export async function runDhcpConfig(v: Record<string, unknown>, configPath: stri
     } catch {
       process.stderr.write(`edgeboot dhcp-config: warning: the lease hook ${hookPath} is missing or not executable (run "npm run build").\n`);
     }
-    if (customSocket && server !== 'isc') {
-      header.push(
-        `The lease hook must be started with EDGEBOOT_LEASE_SOCKET=${config.dhcp.lease_socket} and EDGEBOOT_LEASE_SECRET_FILE=${secretFile} in its environment.`,
-      );
+    const vars = `EDGEBOOT_LEASE_SOCKET=${config.dhcp.lease_socket} EDGEBOOT_LEASE_SECRET_FILE=${secretFile}`;
+    if (customSocket && server === 'dnsmasq') header.push(`Start dnsmasq with ${vars} in its environment; it passes it to the lease hook.`);
+    if (customSocket && server === 'kea') {
+      header.push(`Kea starts the hook with an empty environment: set dhcp.lease_hook to a script running: ${vars} exec ${hookPath} "$@"`);
     }
   }
   for (const n of plan.notes) process.stderr.write(`edgeboot dhcp-config: note: ${n}\n`);

@@ -17,7 +17,6 @@ export type ErrorCode =
   | 'E_PACKET'
   | 'E_REGION'
   | 'E_IMAGE'
-  | 'E_UNSUPPORTED'
   | 'E_DHCP_PACKET'
   | 'E_DHCP'
   | 'E_INTERNAL';

@@ -153,12 +153,11 @@ export class ProxyDhcp implements Service {
     const req = decodeDhcp(msg);
     const relayed = req.giaddr !== '0.0.0.0';
     const unicastListen = this.#listen !== '0.0.0.0';
-    // The address the answer is sent through decides next-server: relays and 4011 requests tell us the client's side.
-    const facing = unicastListen
-      ? this.#listen
-      : port === 'pxe' || relayed
-        ? addressFacing(relayed ? req.giaddr : rinfo.address, this.#o.addresses())
-        : undefined;
+    // The address the answer leaves through decides next-server; relays and 4011 requests name the client's side.
+    let facing: string | undefined;
+    if (unicastListen) facing = this.#listen;
+    else if (relayed) facing = addressFacing(req.giaddr, this.#o.addresses());
+    else if (port === 'pxe') facing = addressFacing(rinfo.address, this.#o.addresses());
     const targets: Array<{ address: string; send: (b: Buffer) => void }> = [];
     if (port === 'pxe') {
       if (facing) targets.push({ address: facing, send: (b) => this.#pxe?.send(b, rinfo.port, rinfo.address) });

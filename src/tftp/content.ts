@@ -34,17 +34,49 @@ export function lastBlock(size: number, blksize: number): number {
   return Math.floor(size / blksize) + 1;
 }
 
-/** A buffer already in memory (rendered file, cached loader) as a byte source. */
-export function memorySource(data: Buffer): ByteSource {
-  return {
-    size: data.length,
-    read(slots, position) {
-      let at = position;
-      for (const s of slots) at += data.copy(s, 0, at, at + s.length);
-      return undefined;
-    },
-    close() {},
-  };
+/**
+ * Lay `data` out as ready-to-send DATA packets: block n at (n-1)·(blksize+4), header in place. Built once
+ * per (file, blksize) for cached loaders, so a rack booting at once shares one copy and sends without copying.
+ */
+export function buildPackets(data: Buffer, blksize: number): Buffer {
+  const count = Math.ceil(data.length / blksize);
+  const out = Buffer.allocUnsafe(data.length + 4 * count);
+  for (let k = 0; k < count; k++) {
+    const at = k * (blksize + 4);
+    out.writeUInt16BE(OPCODE.data, at);
+    out.writeUInt16BE((k + 1) & 0xffff, at + 2);
+    data.copy(out, at + 4, k * blksize, Math.min(data.length, (k + 1) * blksize));
+  }
+  return out;
+}
+
+/** Content whose packets were all built up front (rendered files, cached loaders). */
+export class PrebuiltContent implements Content {
+  readonly #packets: Buffer;
+  readonly #blksize: number;
+
+  constructor(
+    packets: Buffer,
+    readonly size: number,
+    blksize: number,
+    readonly origin: Origin,
+  ) {
+    this.#packets = packets;
+    this.#blksize = blksize;
+  }
+
+  packet(n: number): Buffer {
+    const start = (n - 1) * this.#blksize;
+    if (start >= this.size) return header(n);
+    const at = (n - 1) * (this.#blksize + 4);
+    return this.#packets.subarray(at, at + 4 + Math.min(this.#blksize, this.size - start));
+  }
+
+  async load(): Promise<void> {}
+
+  release(): void {}
+
+  close(): void {}
 }
 
 /** Payload bytes per chunk: enough for read-ahead to pay off, small enough for 500 transfers at once. */
@@ -56,7 +88,7 @@ interface Chunk {
   error?: unknown;
 }
 
-/** Packets built from a byte source with one chunk of read-ahead; chunks below the ACK floor are dropped. */
+/** Packets built chunk by chunk from a byte source (a file), one chunk of read-ahead; chunks below the ACK floor are dropped. */
 export class PacketContent implements Content {
   readonly size: number;
   readonly #src: ByteSource;

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { BootFile } from '../files/boot-files.js';
+import { buildPackets } from './content.js';
 
 /** Limits of the in-memory cache of small files (boot loaders). */
 export interface FileCacheOptions {
@@ -13,6 +14,8 @@ interface Entry {
   mtimeMs: number;
   size: number;
   data: Promise<Buffer>;
+  /** The file laid out as DATA packets, per block size asked for. */
+  packets: Map<number, Buffer>;
   bytes: number;
 }
 
@@ -43,19 +46,41 @@ export class FileCache {
 
   /** The content of `file`, read once per (path, mtime, size). */
   async get(file: BootFile): Promise<Buffer> {
+    return (await this.#entry(file)).data;
+  }
+
+  /** `file` as ready-to-send DATA packets of `blksize`, built once per block size. */
+  async packets(file: BootFile, blksize: number): Promise<Buffer> {
+    const entry = await this.#entry(file);
+    const data = await entry.data;
+    let built = entry.packets.get(blksize);
+    if (!built) {
+      built = buildPackets(data, blksize);
+      if (this.#entries.get(file.path) === entry) {
+        entry.packets.set(blksize, built);
+        entry.bytes += built.length;
+        this.#total += built.length;
+        this.#evict();
+      }
+    }
+    return built;
+  }
+
+  async #entry(file: BootFile): Promise<Entry> {
     const hit = this.#entries.get(file.path);
     if (hit && hit.mtimeMs === file.mtimeMs && hit.size === file.size) {
       this.#entries.delete(file.path);
       this.#entries.set(file.path, hit);
-      return hit.data;
+      return hit;
     }
     if (hit) this.#drop(file.path, hit);
-    const entry: Entry = { mtimeMs: file.mtimeMs, size: file.size, bytes: file.size, data: readFile(file.path) };
+    const entry: Entry = { mtimeMs: file.mtimeMs, size: file.size, bytes: file.size, data: readFile(file.path), packets: new Map() };
     this.#entries.set(file.path, entry);
     this.#total += entry.bytes;
     this.#evict();
     try {
-      return await entry.data;
+      await entry.data;
+      return entry;
     } catch (err) {
       if (this.#entries.get(file.path) === entry) this.#drop(file.path, entry);
       throw err;

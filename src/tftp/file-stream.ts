@@ -40,3 +40,86 @@ export async function fileSource(path: string, size: number): Promise<ByteSource
     },
   };
 }
+
+const CR = 0x0d;
+const LF = 0x0a;
+const PIECE = 64 * 1024;
+
+/**
+ * A file converted to netascii (RFC 1350 §2) on the fly: a first pass counts CR and LF to learn the
+ * converted size (tsize and the last block need it), then chunks are converted in order as they are read.
+ */
+export async function netasciiFileSource(path: string): Promise<ByteSource> {
+  const fh = await open(path, 'r');
+  const raw = Buffer.allocUnsafe(PIECE);
+  let size = 0;
+  try {
+    for (let at = 0; ; ) {
+      const { bytesRead } = await fh.read(raw, 0, PIECE, at);
+      if (bytesRead === 0) break;
+      at += bytesRead;
+      size += bytesRead;
+      for (let i = 0; i < bytesRead; i++) if (raw[i] === CR || raw[i] === LF) size++;
+    }
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+  let rawAt = 0;
+  let outAt = 0;
+  let pending = Buffer.alloc(0);
+  let chain: Promise<void> = Promise.resolve();
+  let closed = false;
+
+  const refill = async () => {
+    const { bytesRead } = await fh.read(raw, 0, PIECE, rawAt);
+    if (bytesRead === 0) throw new EdgebootError('E_IMAGE', 'the file changed while it was being sent');
+    rawAt += bytesRead;
+    pending = Buffer.concat([pending, toNetasciiBytes(raw.subarray(0, bytesRead))]);
+  };
+
+  return {
+    size,
+    read(slots, position) {
+      const job = chain.then(async () => {
+        // PacketContent asks for chunks strictly in order; anything else is a bug, not a client's doing.
+        if (position !== outAt) throw new EdgebootError('E_INTERNAL', 'netascii content was read out of order');
+        for (const slot of slots) {
+          let filled = 0;
+          while (filled < slot.length) {
+            if (pending.length === 0) await refill();
+            const n = pending.copy(slot, filled, 0, Math.min(pending.length, slot.length - filled));
+            pending = pending.subarray(n);
+            filled += n;
+          }
+          outAt += slot.length;
+        }
+      });
+      chain = job.catch(() => {});
+      return job;
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      chain.finally(() => fh.close().catch(() => {}));
+    },
+  };
+}
+
+function toNetasciiBytes(data: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(data.length * 2);
+  let j = 0;
+  for (let i = 0; i < data.length; i++) {
+    const c = data[i]!;
+    if (c === LF) {
+      out[j++] = CR;
+      out[j++] = LF;
+    } else if (c === CR) {
+      out[j++] = CR;
+      out[j++] = 0;
+    } else {
+      out[j++] = c;
+    }
+  }
+  return out.subarray(0, j);
+}

@@ -4,6 +4,8 @@ import type { Counter, Histogram, MetricsRegistry } from '../core/metrics.js';
 export interface TftpMetrics {
   /** Finished transfers by outcome (ok, timeout, aborted, error, shutdown). */
   transfers: Counter;
+  /** Datagrams that reached a listener (requests and noise alike). */
+  received: Counter;
   /** Requests refused before a transfer started, by TFTP error code. */
   refused: Counter;
   /** DATA payload bytes put on the wire, retransmissions included. */
@@ -22,6 +24,7 @@ export function tftpMetrics(reg: MetricsRegistry, active: () => number, cached: 
   reg.gauge('edgeboot_tftp_cache_bytes', 'Bytes of small boot files held in memory.', cached);
   return {
     transfers: reg.counter('edgeboot_tftp_transfers_total', 'Finished TFTP transfers by outcome.'),
+    received: reg.counter('edgeboot_tftp_listener_datagrams_total', 'Datagrams received on the TFTP listeners.'),
     refused: reg.counter('edgeboot_tftp_refused_total', 'TFTP requests refused before a transfer started, by error code.'),
     bytes: reg.counter('edgeboot_tftp_bytes_sent_total', 'TFTP DATA payload bytes sent, retransmissions included.'),
     errors: reg.counter('edgeboot_tftp_errors_total', 'TFTP ERROR packets sent, by error code.'),

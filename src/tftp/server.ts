@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { BootService } from '../boot/boot-service.js';
 import { EdgebootError, messageOf } from '../core/errors.js';
 import { printable } from '../core/mac.js';
+import { classifyFile } from '../observe/classify.js';
 import type { MetricsRegistry } from '../core/metrics.js';
 import type { Service } from '../core/service.js';
 import { FileCache } from './file-cache.js';
@@ -83,6 +84,11 @@ export class TftpService implements Service {
     return this.#active.size;
   }
 
+  /** Datagrams received on the listeners since start. */
+  get received(): number {
+    return this.#m.received.get();
+  }
+
   async start(): Promise<void> {
     await this.#listeners.sync();
     if (this.#listeners.endpoints().length === 0) {
@@ -127,6 +133,7 @@ export class TftpService implements Service {
 
   /** Every datagram at a listener lands here; nothing thrown escapes (bad input is an outcome). */
   #onRequest(msg: Buffer, rinfo: RemoteInfo, ep: Endpoint): void {
+    this.#m.received.inc();
     try {
       const parsed = parsePacket(msg);
       if (!parsed.ok) {
@@ -210,7 +217,7 @@ export class TftpService implements Service {
         log,
         metrics: this.#m,
         strangers: this.#errorBudget,
-        onDone: (done, outcome) => this.#done(key, rinfo.address, done, outcome, log, resolved),
+        onDone: (done, outcome) => this.#done(key, rinfo.address, file, done, outcome, log, resolved),
       });
       this.#active.set(key, t);
       log.debug({ options, blksize: negotiated.blksize, windowsize: negotiated.windowsize, size: resolved.size }, 'transfer starting');
@@ -231,9 +238,21 @@ export class TftpService implements Service {
     if (this.#active.size === 0) this.#drained?.();
   }
 
-  #done(key: string, ip: string, t: Transfer, outcome: Outcome, log: Logger, resolved: Resolved): void {
+  #done(key: string, ip: string, file: string, t: Transfer, outcome: Outcome, log: Logger, resolved: Resolved): void {
     this.#release(key, ip);
     const summary = t.summary();
+    // Rendered files are on the timeline already (the render records them); files from disk are recorded here.
+    if (resolved.path !== 'rendered') {
+      this.#o.boot.recordFile(ip, {
+        stage: classifyFile(file),
+        via: 'tftp',
+        detail: printable(file, 120),
+        bytes: summary.bytes,
+        ms: summary.ms,
+        retransmits: summary.retransmits,
+        outcome,
+      });
+    }
     this.#m.transfers.inc({ outcome });
     this.#m.duration.observe(summary.ms! / 1000, { outcome });
     const level = outcome === 'ok' || outcome === 'aborted' ? 'info' : 'warn';

@@ -1,14 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import type { BootService } from '../boot/boot-service.js';
 import { EdgebootError } from '../core/errors.js';
-import { type BootFile, resolveBootFile } from '../files/boot-files.js';
-import { type Content, PacketContent, memorySource, toNetascii } from './content.js';
+import { resolveBootFile } from '../files/boot-files.js';
+import { type Content, PacketContent, PrebuiltContent, buildPackets, toNetascii } from './content.js';
 import type { FileCache } from './file-cache.js';
-import { fileSource } from './file-stream.js';
+import { fileSource, netasciiFileSource } from './file-stream.js';
 import { TFTP_ERROR } from './packet.js';
-
-/** Netascii of a file is built in memory; past this size the client is told to use octet. */
-export const NETASCII_MAX = 4 * 1024 * 1024;
 
 /** Where requested names are looked up. */
 export interface SourceOptions {
@@ -33,8 +29,8 @@ export interface Resolved {
   open(blksize: number): Promise<Content>;
 }
 
-function inMemory(data: Buffer, origin: 'memory' | 'cache', path: string): Resolved {
-  return { size: data.length, origin, path, open: async (blksize) => new PacketContent(memorySource(data), blksize, origin) };
+function inMemory(data: Buffer, path: string): Resolved {
+  return { size: data.length, origin: 'memory', path, open: async (blksize) => new PrebuiltContent(buildPackets(data, blksize), data.length, blksize, 'memory') };
 }
 
 /**
@@ -45,16 +41,23 @@ export async function resolveSource(name: string, netascii: boolean, ctx: Reques
   const virtual = await o.boot.virtualFile(name, { ...ctx, via: 'tftp' });
   if (virtual) {
     const data = Buffer.from(virtual.text, 'utf8');
-    return inMemory(netascii ? toNetascii(data) : data, 'memory', 'rendered');
+    return inMemory(netascii ? toNetascii(data) : data, 'rendered');
   }
   const file = await resolveBootFile(name, { root: o.root, loaderDirs: o.loaderDirs });
+  if (netascii && o.cache.holds(file.size)) return inMemory(toNetascii(await o.cache.get(file)), file.path);
   if (netascii) {
-    if (file.size > NETASCII_MAX) {
-      throw new EdgebootError('E_UNSUPPORTED', 'netascii transfers are limited to 4 MiB; ask in octet mode');
-    }
-    return inMemory(toNetascii(await read(file, o.cache)), 'memory', file.path);
+    const src = await netasciiFileSource(file.path);
+    return { size: src.size, origin: 'stream', path: file.path, open: async (blksize) => new PacketContent(src, blksize, 'stream') };
   }
-  if (o.cache.holds(file.size)) return inMemory(await o.cache.get(file), 'cache', file.path);
+  if (o.cache.holds(file.size)) {
+    const { length } = await o.cache.get(file);
+    return {
+      size: length,
+      origin: 'cache',
+      path: file.path,
+      open: async (blksize) => new PrebuiltContent(await o.cache.packets(file, blksize), length, blksize, 'cache'),
+    };
+  }
   return {
     size: file.size,
     origin: 'stream',
@@ -63,16 +66,12 @@ export async function resolveSource(name: string, netascii: boolean, ctx: Reques
   };
 }
 
-function read(file: BootFile, cache: FileCache): Promise<Buffer> {
-  return cache.holds(file.size) ? cache.get(file) : readFile(file.path);
-}
-
 /** The TFTP error (RFC 1350 §5) that answers a failed resolution, and whether it is the server's fault. */
 export function errorFor(err: unknown): { code: number; message: string; fault: boolean } {
   if (err instanceof EdgebootError) {
     if (err.code === 'E_NOT_FOUND') return { code: TFTP_ERROR.fileNotFound, message: 'file not found', fault: false };
     if (err.code === 'E_PATH') return { code: TFTP_ERROR.accessViolation, message: 'access violation', fault: false };
-    if (err.code === 'E_BUSY' || err.code === 'E_UNSUPPORTED') return { code: TFTP_ERROR.notDefined, message: err.message, fault: false };
+    if (err.code === 'E_BUSY') return { code: TFTP_ERROR.notDefined, message: err.message, fault: false };
     return { code: TFTP_ERROR.notDefined, message: 'edgeboot could not render this file; its log says why', fault: true };
   }
   const errno = (err as { code?: string } | undefined)?.code;

@@ -62,6 +62,7 @@ export class Transfer {
   #sampleAt = 0;
   #deadline = 0;
   #timer?: NodeJS.Timeout;
+  #timerAt = 0;
   #timeouts = 0;
   #loading = false;
   #done = false;
@@ -172,8 +173,15 @@ export class Transfer {
   }
 
   #arm(): void {
-    if (this.#timer || this.#done) return;
-    this.#timer = setTimeout(() => this.#onTimer(), Math.max(1, this.#deadline - performance.now()));
+    if (this.#done) return;
+    if (this.#timer) {
+      // A timer armed under a longer RTO would fire late: move it earlier (rare; later deadlines just wait).
+      if (this.#timerAt <= this.#deadline + 1) return;
+      clearTimeout(this.#timer);
+    }
+    const now = performance.now();
+    this.#timerAt = Math.max(now + 1, this.#deadline);
+    this.#timer = setTimeout(() => this.#onTimer(), this.#timerAt - now);
   }
 
   /** One timer per transfer, re-armed lazily: progress only moves the deadline, it never touches the timer. */

@@ -1,4 +1,5 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +9,7 @@ import { MessageType, Opt } from '../../src/dhcp-hooks/dhcp-options.js';
 import { startDnsmasq } from './lib/dnsmasq.js';
 import { type Netns, createNetns } from './lib/netns.js';
 import { FIRMWARE, REPO_ROOT } from './lib/paths.js';
-import { requireRoot, requireTools, run } from './lib/process.js';
+import { requireRoot, requireTools } from './lib/process.js';
 import { type Firmware, bootGuest } from './lib/qemu.js';
 import { waitFor } from './lib/wait.js';
 
@@ -35,8 +36,11 @@ afterAll(async () => {
 
 /** UDP payloads of DHCP messages of `type` in a capture file, oldest first. */
 async function payloads(pcap: string, type: number): Promise<Buffer[]> {
-  const r = await run('tshark', ['-r', pcap, '-Y', `dhcp.option.dhcp == ${type} && udp.dstport == 67`, '-T', 'fields', '-e', 'udp.payload']);
-  return r.stdout
+  const stdout = await new Promise<string>((resolve, reject) => {
+    const args = ['-r', pcap, '-Y', `dhcp.option.dhcp == ${type} && udp.dstport == 67`, '-T', 'fields', '-e', 'udp.payload'];
+    execFile('tshark', args, { encoding: 'utf8' }, (err, out) => (err ? reject(err) : resolve(out)));
+  });
+  return stdout
     .split('\n')
     .map((l) => l.trim().replace(/:/g, ''))
     .filter((l) => l !== '')
@@ -51,7 +55,7 @@ describe.each(CASES)('iPXE ROM DHCP under $firmware', (c) => {
 
   beforeAll(async () => {
     const dir = join(work, c.firmware);
-    await run('mkdir', ['-p', dir]);
+    await mkdir(dir, { recursive: true });
     ns = await createNetns({ subnet: c.subnet });
     try {
       const pcap = join(dir, 'dhcp.pcapng');

@@ -53,6 +53,8 @@ export async function startTestAppliance(inventory: unknown, extraConfig: Record
       http: { port: 0, listen: '127.0.0.1' },
       tftp: { enabled: false },
       answers: { key_file: join(dir, 'key') },
+      // Each test appliance gets its own lease socket, so parallel test files never share /run/edgeboot.
+      dhcp: { lease_socket: join(dir, 'lease.sock') },
       log: { level: 'debug' },
       ...extraConfig,
     }),

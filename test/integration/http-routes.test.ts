@@ -216,7 +216,8 @@ describe('HTTP routes', () => {
 
   it('writes nothing it renders to disk', () => {
     const files = execFileSync('find', [t.dir, '-type', 'f'], { encoding: 'utf8' }).trim().split('\n');
-    expect(files.map((f) => f.slice(t.dir.length)).sort()).toEqual(['/edgeboot.yaml', '/inventory.yaml', '/key']);
+    // Only the inputs and the two secrets edgeboot creates on first start (URL key, lease-hook secret).
+    expect(files.map((f) => f.slice(t.dir.length)).sort()).toEqual(['/edgeboot.yaml', '/inventory.yaml', '/key', '/lease-hook.secret']);
   });
 
   it('a second appliance with the same key accepts the first one\'s URLs (no server-side session)', async () => {

@@ -43,3 +43,27 @@ describe.each(Object.keys(CLIENTS) as ClientName[])('%s downloads byte-exact', (
     expect(text).toContain('127.0.0.1');
   });
 });
+
+describe('windows across the block-number rollover', () => {
+  it('atftp with blksize 512 and windowsize 8 gets 64 MiB byte-exact', async () => {
+    const local = join(h.dir, 'out-atftp-512-w8');
+    const r = await run(
+      'atftp',
+      ['--option', 'blksize 512', '--option', 'windowsize 8', '-g', '-r', 'sixty-four-m.bin', '-l', local, '127.0.0.1', String(h.port)],
+      { timeoutMs: 120_000 },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(local).equals(h.files['sixty-four-m.bin']!)).toBe(true);
+  });
+});
+
+describe('virtual files', () => {
+  it('an unknown MAC gets a rendered pxelinux config (enlist) rather than an error', async () => {
+    const text = (await fetchWith('tftp-hpa', 'pxelinux.cfg/01-02-00-00-00-00-99')).toString('utf8');
+    expect(text.length).toBeGreaterThan(0);
+  });
+
+  it('boot.ipxe is rendered with the address the client asked', async () => {
+    expect((await fetchWith('curl', 'boot.ipxe')).toString('utf8')).toContain('127.0.0.1');
+  });
+});

@@ -177,10 +177,10 @@ export class RawClient {
     });
   }
 
-  /** Bind a client socket on 127.0.0.1 (optionally a fixed port). */
-  static async open(port = 0): Promise<RawClient> {
+  /** Bind a client socket on a loopback address (127.0.0.1 unless told). */
+  static async open(address = '127.0.0.1'): Promise<RawClient> {
     const s = createSocket('udp4');
-    await new Promise<void>((resolve) => s.bind(port, '127.0.0.1', () => resolve()));
+    await new Promise<void>((resolve) => s.bind(0, address, () => resolve()));
     return new RawClient(s);
   }
 

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BootFile } from '../../src/files/boot-files.js';
-import { type Content, PacketContent, lastBlock, memorySource, toNetascii } from '../../src/tftp/content.js';
+import { type Content, PacketContent, PrebuiltContent, buildPackets, lastBlock, toNetascii } from '../../src/tftp/content.js';
 import { FileCache } from '../../src/tftp/file-cache.js';
-import { fileSource } from '../../src/tftp/file-stream.js';
+import { fileSource, netasciiFileSource } from '../../src/tftp/file-stream.js';
 
 let dir: string;
 beforeAll(() => {
@@ -34,27 +34,27 @@ async function all(c: Content, blksize: number): Promise<{ data: Buffer; headers
   return { data: Buffer.concat(parts), headers };
 }
 
-describe('packets built from memory', () => {
+describe('packets built up front (rendered files, cached loaders)', () => {
   it.each([8, 512, 1468, 65464])('blksize %i gives back the bytes exactly', async (blksize) => {
     const data = randomBytes(300_001);
-    const { data: got } = await all(new PacketContent(memorySource(data), blksize, 'memory'), blksize);
+    const { data: got } = await all(new PrebuiltContent(buildPackets(data, blksize), data.length, blksize, 'memory'), blksize);
     expect(got.equals(data)).toBe(true);
   });
 
   it('a size that is a multiple of blksize ends with an empty block', async () => {
-    const c = new PacketContent(memorySource(Buffer.alloc(1024, 7)), 512, 'memory');
+    const c = new PrebuiltContent(buildPackets(Buffer.alloc(1024, 7), 512), 1024, 512, 'memory');
     expect(lastBlock(1024, 512)).toBe(3);
     expect(c.packet(3)!.length).toBe(4);
   });
 
   it('an empty file is one empty block', () => {
-    const c = new PacketContent(memorySource(Buffer.alloc(0)), 512, 'memory');
+    const c = new PrebuiltContent(buildPackets(Buffer.alloc(0), 512), 0, 512, 'memory');
     expect(lastBlock(0, 512)).toBe(1);
     expect(c.packet(1)!.equals(Buffer.from([0, 3, 0, 1]))).toBe(true);
   });
 
   it('block numbers on the wire roll over from 65535 to 0', async () => {
-    const c = new PacketContent(memorySource(Buffer.alloc(8 * 65540)), 8, 'memory');
+    const c = new PrebuiltContent(buildPackets(Buffer.alloc(8 * 65540), 8), 8 * 65540, 8, 'memory');
     expect(c.packet(65535)!.readUInt16BE(2)).toBe(65535);
     await c.load(65536);
     expect(c.packet(65536)!.readUInt16BE(2)).toBe(0);
@@ -99,6 +99,19 @@ describe('netascii (RFC 1350 §2, RFC 764)', () => {
     expect(toNetascii(Buffer.from('a\nb\rc\r\n')).equals(Buffer.from('a\r\nb\r\0c\r\0\r\n', 'latin1'))).toBe(true);
   });
 
+  it('a large file streamed as netascii equals the whole-buffer conversion, and its size is known up front', async () => {
+    const data = randomBytes(700_000);
+    const path = join(dir, 'ascii.txt');
+    writeFileSync(path, data);
+    const want = toNetascii(data);
+    const src = await netasciiFileSource(path);
+    expect(src.size).toBe(want.length);
+    const c = new PacketContent(src, 1468, 'stream');
+    const { data: got } = await all(c, 1468);
+    c.close();
+    expect(got.equals(want)).toBe(true);
+  });
+
   it('text without CR or LF is passed through', () => {
     const b = Buffer.from('plain');
     expect(toNetascii(b)).toBe(b);
@@ -128,6 +141,16 @@ describe('file cache', () => {
     writeFileSync(path, 'version-two');
     utimesSync(path, new Date(), new Date(Date.now() + 5000));
     expect((await cache.get(await bootFile(path))).toString()).toBe('version-two');
+  });
+
+  it('packets of a cached file are built once per block size', async () => {
+    const path = join(dir, 'pk.efi');
+    writeFileSync(path, Buffer.alloc(1000, 3));
+    const cache = new FileCache({ maxFileBytes: 4096, maxTotalBytes: 65536 });
+    const a = await cache.packets(await bootFile(path), 512);
+    expect(await cache.packets(await bootFile(path), 512)).toBe(a);
+    expect(a.length).toBe(1000 + 2 * 4);
+    expect(cache.bytes).toBe(1000 + 1008);
   });
 
   it('least recently used files are evicted past the byte budget', async () => {

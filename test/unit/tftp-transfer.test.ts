@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MetricsRegistry } from '../../src/core/metrics.js';
-import { PacketContent, memorySource } from '../../src/tftp/content.js';
+import { PrebuiltContent, buildPackets } from '../../src/tftp/content.js';
 import { tftpMetrics } from '../../src/tftp/metrics.js';
 import { negotiate } from '../../src/tftp/options.js';
 import { type Packet, type TftpOption, encodeAck, encodeError, parsePacket } from '../../src/tftp/packet.js';
@@ -37,7 +37,7 @@ function setup(size: number, options: TftpOption[] = [], retries = 3) {
   const t = new Transfer({
     sockets: { peer: peer as unknown as Socket, strangers: strangers as unknown as Socket },
     peer: PEER,
-    content: new PacketContent(memorySource(data), negotiated.blksize, 'memory'),
+    content: new PrebuiltContent(buildPackets(data, negotiated.blksize), size, negotiated.blksize, 'memory'),
     negotiated,
     retries,
     log: pino({ level: 'silent' }),

@@ -43,6 +43,8 @@ export function run(cmd: string, args: readonly string[], o: RunOptions = {}): P
       }
       resolvePromise(r);
     });
+    // A child that exits without reading stdin makes the write fail with EPIPE; that is not an error here.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(o.input ?? '');
   });
 }
