@@ -1,8 +1,9 @@
 /**
  * TFTP throughput: edgeboot vs tftpd-hpa (in.tftpd) on the same files in the same run, with the same
  * real client (atftp). Build first (`npm run build`), then `node dist/bench/tftp.js [--runs N] [--no-pin]`.
- * Servers and single-transfer clients are pinned to one CPU (taskset) because unpinned loopback runs flip
- * between fast and slow modes; for the 200-way test the clients get the other CPU.
+ * Servers and single-transfer clients share one CPU (taskset) because unpinned loopback runs flip between
+ * fast and slow modes; the 200 concurrent clients get the other CPU. As root, both servers run at nice -10
+ * so other work on a shared machine disturbs them less; they are always treated alike.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -71,6 +72,12 @@ function pin(cpu: string | undefined, cmd: string, args: string[]): [string, str
   return cpu === undefined ? [cmd, args] : ['taskset', ['-c', cpu, cmd, ...args]];
 }
 
+/** Servers get the same priority boost when we may give it (root), so neighbours disturb both alike. */
+function server(cpu: string | undefined, cmd: string, args: string[]): [string, string[]] {
+  const [c, a] = pin(cpu, cmd, args);
+  return process.getuid?.() === 0 ? ['nice', ['-n', '-10', c, ...a]] : [c, a];
+}
+
 function runClient(cmd: string, args: string[]): Promise<number> {
   return new Promise((resolve, reject) => {
     const c = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -111,6 +118,10 @@ async function concurrent(port: number, outDir: string, cpu: string | undefined)
   return s;
 }
 
+function fmt(xs: number[]): string {
+  return xs.map((x) => x.toFixed(2)).join(' ');
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
@@ -144,11 +155,11 @@ async function driver(): Promise<void> {
     writeFileSync(join(dir, 'boot', 'small.bin'), randomBytes(SMALL), { mode: 0o644 });
 
     const self = fileURLToPath(import.meta.url);
-    const eb = spawn(...pin(serverCpu, process.execPath, [self, '--serve', dir]), { stdio: ['ignore', 'pipe', 'inherit'] });
+    const eb = spawn(...server(serverCpu, process.execPath, [self, '--serve', dir]), { stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(eb);
     const ebPort = await waitForPort(eb);
     const hpaPort = await freeUdpPort();
-    const hpa = spawn(...pin(serverCpu, 'in.tftpd', ['-L', '-a', `127.0.0.1:${hpaPort}`, '-s', join(dir, 'boot')]), { stdio: 'inherit' });
+    const hpa = spawn(...server(serverCpu, 'in.tftpd', ['-L', '-a', `127.0.0.1:${hpaPort}`, '-s', join(dir, 'boot')]), { stdio: 'inherit' });
     children.push(hpa);
     await new Promise((r) => setTimeout(r, 300));
 
@@ -172,8 +183,10 @@ async function driver(): Promise<void> {
     const mbps = (bytes: number, s: number) => bytes / 1e6 / s;
     const lines = [
       `edgeboot vs tftpd-hpa ${pinned ? '(taskset: servers cpu 1, clients cpu 1; crowd clients cpu 0)' : '(unpinned)'}, median of ${runs}, client atftp`,
-      `${'scenario'.padEnd(56)} ${'edgeboot MB/s'.padStart(14)} ${'tftpd-hpa MB/s'.padStart(15)} ${'ratio'.padStart(7)}`,
+      'seconds per run (edgeboot | tftpd-hpa):',
     ];
+    for (const row of rows) lines.push(`  ${row.name.padEnd(54)} ${fmt(row.eb)} | ${fmt(row.hpa)}`);
+    lines.push('', `${'scenario'.padEnd(56)} ${'edgeboot MB/s'.padStart(14)} ${'tftpd-hpa MB/s'.padStart(15)} ${'ratio'.padStart(7)}`);
     for (const row of rows) {
       const e = mbps(row.bytes, median(row.eb));
       const h = mbps(row.bytes, median(row.hpa));

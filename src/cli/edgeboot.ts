@@ -172,7 +172,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   let values: Record<string, unknown>;
-  let positionals: string[] = [];
+  let positionals: string[];
   try {
     const parsed = parseArgs({ args: rest, options: verb.options, allowPositionals: verb.positionals ?? false, strict: true });
     values = parsed.values;

@@ -23,7 +23,7 @@ export class TemplateFiles {
   async loadAll(): Promise<void> {
     for (const [layer, dir] of this.#store.layers.entries()) {
       for (const kind of KINDS) {
-        let names: string[] = [];
+        let names: string[];
         try {
           names = (await readdir(join(dir, kind))).filter((n) => n.endsWith(EXT));
         } catch {

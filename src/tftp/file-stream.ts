@@ -25,7 +25,6 @@ export async function fileSource(path: string, size: number): Promise<ByteSource
         if (bytesRead === 0) throw new EdgebootError('E_IMAGE', 'the file changed while it was being sent');
         at += bytesRead;
         let left = bytesRead + skip;
-        skip = 0;
         while (i < slots.length && left >= slots[i]!.length) {
           left -= slots[i]!.length;
           i++;

@@ -15,7 +15,7 @@ export function shippedStore(extraLayers: string[] = []): TemplateStore {
   const store = new TemplateStore([...extraLayers, SHIPPED]);
   const layer = extraLayers.length;
   for (const kind of KINDS) {
-    let names: string[] = [];
+    let names: string[];
     try {
       names = readdirSync(join(SHIPPED, kind)).filter((n) => n.endsWith('.eta'));
     } catch {
