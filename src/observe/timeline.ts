@@ -237,15 +237,17 @@ export function diagnose(all: BootEvent[], now: number, limits: TimelineLimits):
   const steps = recent.filter((e) => PROGRESS.has(e.stage) && e.outcome === 'ok');
   const last = steps.at(-1);
   if (!last) return undefined;
-  // Chain loop: the loader was fetched again with no boot script in between (DHCP hands the loader to iPXE).
+  // Chain loop: the same loader fetched again with no boot script in between (DHCP hands the loader to
+  // iPXE too). Different loader files in a row are normal (pxelinux.0 then ldlinux.c32).
   const loaders = steps.filter((e) => e.stage === 'loader');
-  if (loaders.length >= 2) {
-    const prev = loaders.at(-2)!;
-    const between = steps.filter((e) => e.at >= prev.at && e.at <= loaders.at(-1)!.at && e.stage === 'script');
-    if (between.length === 0) {
+  const lastLoader = loaders.at(-1);
+  if (lastLoader) {
+    const same = loaders.filter((e) => e.detail === lastLoader.detail);
+    const prev = same.at(-2);
+    if (prev && !steps.some((e) => e.stage === 'script' && e.at >= prev.at && e.at <= lastLoader.at)) {
       return {
         kind: 'chain-loop',
-        message: `loader ${last.stage === 'loader' ? last.detail : loaders.at(-1)!.detail} fetched ${loaders.length} times with no boot script: the DHCP server hands the loader to iPXE again (chain loop); send user class iPXE to http://<edgeboot>:5248/boot.ipxe`,
+        message: `loader ${lastLoader.detail} fetched ${same.length} times with no boot script: the DHCP server hands the loader to iPXE again (chain loop); send user class iPXE to http://<edgeboot>:5248/boot.ipxe`,
       };
     }
   }
@@ -257,7 +259,7 @@ export function diagnose(all: BootEvent[], now: number, limits: TimelineLimits):
     return { kind: 'no-kernel', message: `boot script (${last.detail}) served ${Math.round((now - last.at) / 1000)} s ago but the kernel was never fetched` };
   }
   const prev = steps.at(-2);
-  if (prev && prev.stage === last.stage && last.stage !== 'script' && last.stage !== 'config') {
+  if (prev && prev.stage === last.stage && prev.detail === last.detail && last.stage !== 'script' && last.stage !== 'config') {
     return { kind: 'repeating', message: `stuck at ${last.stage} (${last.detail}): fetched twice with no progress` };
   }
   return undefined;

@@ -79,6 +79,12 @@ describe('stuck diagnosis', () => {
     expect(flag?.message).toContain('chain loop');
   });
 
+  it('does not call pxelinux.0 followed by ldlinux.c32 a loop', () => {
+    const events = [ev(0, 'loader', 'pxelinux.0'), ev(1, 'loader', 'ldlinux.c32'), ev(2, 'script', 'install pxelinux/install')];
+    expect(diagnose(events, 3, limits)).toBeUndefined();
+    expect(diagnose(events.slice(0, 2), 3, limits)).toBeUndefined();
+  });
+
   it('does not call a reboot after a finished boot a loop', () => {
     const events = [ev(0, 'loader', 'undionly.kpxe'), ev(1, 'script', 'local ipxe/local'), ev(100_000, 'loader', 'undionly.kpxe')];
     expect(diagnose(events, 100_001, limits)).toBeUndefined();
