@@ -2,8 +2,7 @@
  * TFTP throughput: edgeboot vs tftpd-hpa (in.tftpd) on the same files in the same run, with the same
  * real client (atftp). Build first (`npm run build`), then `node dist/bench/tftp.js [--runs N] [--no-pin]`.
  * Servers and single-transfer clients share one CPU (taskset) because unpinned loopback runs flip between
- * fast and slow modes; the 200 concurrent clients get the other CPU. As root, both servers run at nice -10
- * so other work on a shared machine disturbs them less; they are always treated alike.
+ * fast and slow modes; the 200 concurrent clients get the other CPU.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -72,11 +71,6 @@ function pin(cpu: string | undefined, cmd: string, args: string[]): [string, str
   return cpu === undefined ? [cmd, args] : ['taskset', ['-c', cpu, cmd, ...args]];
 }
 
-/** Servers get the same priority boost when we may give it (root), so neighbours disturb both alike. */
-function server(cpu: string | undefined, cmd: string, args: string[]): [string, string[]] {
-  const [c, a] = pin(cpu, cmd, args);
-  return process.getuid?.() === 0 ? ['nice', ['-n', '-10', c, ...a]] : [c, a];
-}
 
 function runClient(cmd: string, args: string[]): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -155,11 +149,11 @@ async function driver(): Promise<void> {
     writeFileSync(join(dir, 'boot', 'small.bin'), randomBytes(SMALL), { mode: 0o644 });
 
     const self = fileURLToPath(import.meta.url);
-    const eb = spawn(...server(serverCpu, process.execPath, [self, '--serve', dir]), { stdio: ['ignore', 'pipe', 'inherit'] });
+    const eb = spawn(...pin(serverCpu, process.execPath, [self, '--serve', dir]), { stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(eb);
     const ebPort = await waitForPort(eb);
     const hpaPort = await freeUdpPort();
-    const hpa = spawn(...server(serverCpu, 'in.tftpd', ['-L', '-a', `127.0.0.1:${hpaPort}`, '-s', join(dir, 'boot')]), { stdio: 'inherit' });
+    const hpa = spawn(...pin(serverCpu, 'in.tftpd', ['-L', '-a', `127.0.0.1:${hpaPort}`, '-s', join(dir, 'boot')]), { stdio: 'inherit' });
     children.push(hpa);
     await new Promise((r) => setTimeout(r, 300));
 
@@ -171,6 +165,11 @@ async function driver(): Promise<void> {
       { name: `${CONCURRENT} × 1 MiB at once, blksize 1468`, bytes: CONCURRENT * SMALL, eb: [], hpa: [] },
     ];
     const opts = [['blksize 512'], ['blksize 1468'], ['blksize 1468', 'windowsize 8']];
+    // One untimed pass first: both servers warm (edgeboot's JIT, both page caches) before anything counts.
+    for (const port of [ebPort, hpaPort]) {
+      for (const o of opts) await single(port, out, o, clientCpu);
+      await concurrent(port, join(dir, 'crowd'), crowdCpu);
+    }
     for (let r = 0; r < runs; r++) {
       // Alternate which server goes first so drift on the machine falls on both.
       const order: Array<['eb' | 'hpa', number]> = r % 2 === 0 ? [['eb', ebPort], ['hpa', hpaPort]] : [['hpa', hpaPort], ['eb', ebPort]];

@@ -47,25 +47,40 @@ ${rows}
   return page('edgeboot status', body, 10);
 }
 
-/** A horizontal SVG timeline of a node's events. */
-export function renderTimelineSvg(events: BootEvent[], width = 960): string {
+/**
+ * A horizontal SVG timeline of a node's events: positions follow time, but marks are pushed apart to at
+ * least MIN_GAP pixels so that events milliseconds apart (loader, config, script) stay readable.
+ */
+export function renderTimelineSvg(events: BootEvent[], minWidth = 960): string {
   if (events.length === 0) return '<p>No events recorded for this machine yet.</p>';
+  const MIN_GAP = 64;
+  const pad = 48;
+  const width = Math.max(minWidth, pad * 2 + (events.length - 1) * MIN_GAP);
   const t0 = events[0]!.at;
   const span = Math.max(1, events.at(-1)!.at - t0);
-  const pad = 40;
-  const x = (at: number) => pad + ((at - t0) / span) * (width - 2 * pad);
+  const xs: number[] = [];
+  for (const e of events) {
+    const byTime = pad + ((e.at - t0) / span) * (width - 2 * pad);
+    xs.push(xs.length === 0 ? byTime : Math.max(byTime, xs.at(-1)! + MIN_GAP));
+  }
+  // Pushing marks apart can run past the right edge: squeeze everything back in proportionally.
+  const over = xs.at(-1)! - (width - pad);
+  if (over > 0) for (let i = 0; i < xs.length; i++) xs[i] = pad + ((xs[i]! - pad) * (width - 2 * pad)) / (xs.at(-1)! - pad || 1);
   const marks = events
     .map((e, i) => {
-      const cx = x(e.at).toFixed(1);
-      const y = i % 2 ? 70 : 40;
-      return `<g class="event" data-stage="${esc(e.stage)}"><line x1="${cx}" y1="55" x2="${cx}" y2="${y}" stroke="#999"/><circle cx="${cx}" cy="55" r="6" fill="${COLOURS[e.stage]}"><title>${esc(
-        `${new Date(e.at).toISOString()} ${e.stage} ${e.detail} ${e.outcome}`,
-      )}</title></circle><text x="${cx}" y="${i % 2 ? 84 : 32}" text-anchor="middle">${esc(e.stage)}</text></g>`;
+      const cx = xs[i]!.toFixed(1);
+      const up = i % 2 === 0;
+      const offset = ((e.at - t0) / 1000).toFixed(1);
+      return `<g class="event" data-stage="${esc(e.stage)}"><line x1="${cx}" y1="60" x2="${cx}" y2="${up ? 44 : 76}" stroke="#999"/><circle cx="${cx}" cy="60" r="7" fill="${COLOURS[e.stage]}"${
+        e.outcome === 'ok' ? '' : ' stroke="#b91c1c" stroke-width="3"'
+      }><title>${esc(`+${offset} s ${e.stage} ${e.detail} ${e.outcome}`)}</title></circle><text x="${cx}" y="${up ? 38 : 90}" text-anchor="middle">${esc(e.stage)}</text><text x="${cx}" y="${
+        up ? 26 : 102
+      }" text-anchor="middle" fill="#666">+${offset}s</text></g>`;
     })
     .join('');
-  return `<svg id="timeline" xmlns="http://www.w3.org/2000/svg" width="${width}" height="100" role="img" aria-label="boot timeline">
-<line x1="${pad}" y1="55" x2="${width - pad}" y2="55" stroke="#333"/>${marks}
-<text x="${pad}" y="98">${esc(new Date(t0).toISOString())}</text><text x="${width - pad}" y="98" text-anchor="end">+${(span / 1000).toFixed(1)} s</text></svg>`;
+  return `<svg id="timeline" xmlns="http://www.w3.org/2000/svg" width="${width}" height="118" role="img" aria-label="boot timeline">
+<line x1="${pad}" y1="60" x2="${width - pad}" y2="60" stroke="#333"/>${marks}
+<text x="4" y="116">${esc(new Date(t0).toISOString())}</text></svg>`;
 }
 
 /** The per-node page: summary, SVG timeline and the event table. */

@@ -72,9 +72,9 @@ export class PrebuiltContent implements Content {
     return this.#packets.subarray(at, at + 4 + Math.min(this.#blksize, this.size - start));
   }
 
-  async load(): Promise<void> {}
+  async load(_n?: number): Promise<void> {}
 
-  release(): void {}
+  release(_n?: number): void {}
 
   close(): void {}
 }
@@ -88,7 +88,11 @@ interface Chunk {
   error?: unknown;
 }
 
-/** Packets built chunk by chunk from a byte source (a file), one chunk of read-ahead; chunks below the ACK floor are dropped. */
+/**
+ * Packets built chunk by chunk from a byte source (a file), one chunk of read-ahead. Chunks below the ACK
+ * floor are recycled for later chunks, so a long transfer allocates a handful of buffers, not one per
+ * chunk (allocation churn of external memory drives V8 into full collections).
+ */
 export class PacketContent implements Content {
   readonly size: number;
   readonly #src: ByteSource;
@@ -96,6 +100,8 @@ export class PacketContent implements Content {
   readonly #stride: number;
   readonly #perChunk: number;
   readonly #chunks = new Map<number, Chunk>();
+  /** Full-size chunk buffers whose blocks were all acknowledged. */
+  readonly #spare: Buffer[] = [];
   #released = 0;
   #closed = false;
 
@@ -134,13 +140,19 @@ export class PacketContent implements Content {
     const floor = Math.floor((n - 1) / this.#perChunk);
     if (floor <= this.#released) return;
     this.#released = floor;
-    for (const c of this.#chunks.keys()) if (c < floor) this.#chunks.delete(c);
+    const full = this.#perChunk * this.#stride;
+    for (const [c, chunk] of this.#chunks) {
+      if (c >= floor) continue;
+      this.#chunks.delete(c);
+      if (chunk.buf?.length === full) this.#spare.push(chunk.buf);
+    }
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#chunks.clear();
+    this.#spare.length = 0;
     this.#src.close();
   }
 
@@ -152,22 +164,30 @@ export class PacketContent implements Content {
     this.#chunks.set(c, chunk);
     const bytes = Math.min(this.#perChunk * this.#blksize, this.size - position);
     const count = Math.ceil(bytes / this.#blksize);
-    const buf = Buffer.allocUnsafe(bytes + 4 * count);
+    const length = bytes + 4 * count;
+    const buf = (length === this.#perChunk * this.#stride && this.#spare.pop()) || Buffer.allocUnsafe(length);
     const slots: Buffer[] = [];
     for (let k = 0; k < count; k++) {
       const at = k * this.#stride;
-      buf.writeUInt16BE(OPCODE.data, at);
-      buf.writeUInt16BE((first + k) & 0xffff, at + 2);
       slots.push(buf.subarray(at + 4, at + 4 + Math.min(this.#blksize, bytes - k * this.#blksize)));
     }
+    // Headers go in after the payload: a recycled buffer that a late retransmission still points at then
+    // carries either its old, acknowledged block number (ignored by the client) or a whole new packet.
+    const headers = () => {
+      for (let k = 0; k < count; k++) {
+        buf.writeUInt16BE(OPCODE.data, k * this.#stride);
+        buf.writeUInt16BE((first + k) & 0xffff, k * this.#stride + 2);
+      }
+      chunk.buf = buf;
+    };
     const pending = this.#src.read(slots, position);
     if (!pending) {
-      chunk.buf = buf;
+      headers();
       return chunk;
     }
     chunk.loading = pending.then(
       () => {
-        chunk.buf = buf;
+        headers();
         chunk.loading = undefined;
       },
       (err: unknown) => {

@@ -16,8 +16,8 @@ export interface Endpoint {
 /** What the listener set needs. */
 export interface ListenerSetOptions {
   port: number;
-  /** Fixed addresses (tests, or an operator's pin); otherwise every local IPv4 address. */
-  addresses?: readonly string[];
+  /** Where to listen, read on every sync; default every local IPv4 address. */
+  addresses?: () => readonly string[];
   log: Logger;
   onMessage(msg: Buffer, rinfo: RemoteInfo, endpoint: Endpoint): void;
 }
@@ -28,6 +28,13 @@ export const LISTENER_RCVBUF = 4 * 1024 * 1024;
 /** Resolve an IPv4 literal without dns.lookup's extra tick: every send on a transfer socket passes here. */
 export function literalLookup(address: string, _family: unknown, cb: (err: Error | null, address: string, family: number) => void): void {
   cb(null, address, 4);
+}
+
+/** Every IPv4 address on this machine, loopback included (a local client is a client too). */
+export function localIpv4(): string[] {
+  return listAddresses()
+    .filter((a) => a.family === 'IPv4')
+    .map((a) => a.address);
 }
 
 function interfaceMtu(address: string): number {
@@ -133,7 +140,7 @@ export class ListenerSet {
 
   async #sync(): Promise<void> {
     if (this.#closed) return;
-    const wanted = new Set(this.#o.addresses ?? listAddresses().filter((a) => a.family === 'IPv4').map((a) => a.address));
+    const wanted = new Set(this.#o.addresses?.() ?? localIpv4());
     for (const [address, ep] of this.#endpoints) {
       if (wanted.has(address)) continue;
       this.#endpoints.delete(address);

@@ -23,8 +23,11 @@ export interface TftpServiceOptions {
   log: Logger;
   metrics: MetricsRegistry;
   port: number;
-  /** Listen only on these IPv4 addresses (tests); default every local IPv4 address, refreshed. */
-  addresses?: readonly string[];
+  /**
+   * Listen only on these IPv4 addresses (tests), or on what a function returns at each refresh; default every
+   * local IPv4 address, re-read every `pollMs` and on reload.
+   */
+  addresses?: readonly string[] | (() => readonly string[]);
   maxTransfers: number;
   maxPerClient: number;
   maxBlksize: number;
@@ -66,9 +69,10 @@ export class TftpService implements Service {
     this.#log = options.log;
     this.#cache = new FileCache({ maxFileBytes: options.cacheFileBytes ?? 8 * 1024 * 1024, maxTotalBytes: options.cacheBytes });
     this.#m = tftpMetrics(options.metrics, () => this.#active.size, () => this.#cache.bytes);
+    const fixed = options.addresses;
     this.#listeners = new ListenerSet({
       port: options.port,
-      addresses: options.addresses,
+      addresses: typeof fixed === 'function' ? fixed : fixed ? () => fixed : undefined,
       log: options.log,
       onMessage: (msg, rinfo, ep) => this.#onRequest(msg, rinfo, ep),
     });
@@ -92,9 +96,10 @@ export class TftpService implements Service {
   async start(): Promise<void> {
     await this.#listeners.sync();
     if (this.#listeners.endpoints().length === 0) {
-      throw new Error(`tftp could not listen on port ${this.#o.port} on any address`);
+      // Port 69 without CAP_NET_BIND_SERVICE, or the port taken: the operator must change something.
+      throw new EdgebootError('E_CONFIG', `tftp could not listen on port ${this.#o.port} on any local address; the log says why`);
     }
-    if (!this.#o.addresses) {
+    if (!Array.isArray(this.#o.addresses)) {
       this.#poll = setInterval(() => void this.#listeners.sync(), this.#o.pollMs ?? 10_000);
       this.#poll.unref();
     }
@@ -122,13 +127,15 @@ export class TftpService implements Service {
     for (const t of this.#active.values()) if (t !== PENDING) t.abort('server shutting down');
   }
 
-  #reply(ep: Endpoint, rinfo: RemoteInfo, code: number, message: string): void {
+  /** Answer with ERROR unless the budget is spent; false when the datagram was dropped instead. */
+  #reply(ep: Endpoint, rinfo: RemoteInfo, code: number, message: string): boolean {
     if (!this.#errorBudget.take()) {
       this.#m.dropped.inc({ reason: 'rate-limited' });
-      return;
+      return false;
     }
     this.#m.errors.inc({ code: String(code) });
     ep.socket.send(encodeError(code, message), rinfo.port, rinfo.address);
+    return true;
   }
 
   /** Every datagram at a listener lands here; nothing thrown escapes (bad input is an outcome). */
@@ -158,8 +165,8 @@ export class TftpService implements Service {
 
   #refuse(ep: Endpoint, rinfo: RemoteInfo, code: number, message: string, log: Logger, level: 'info' | 'debug' = 'info'): void {
     this.#m.refused.inc({ code: String(code) });
-    log[level]({ code, reason: message }, 'tftp request refused');
-    this.#reply(ep, rinfo, code, message);
+    // Logged only when answered, so a flood of bad requests cannot flood the journal either.
+    if (this.#reply(ep, rinfo, code, message)) log[level]({ code, reason: message }, 'tftp request refused');
   }
 
   async #read(file: string, modeRaw: string, options: [string, string][], rinfo: RemoteInfo, ep: Endpoint): Promise<void> {

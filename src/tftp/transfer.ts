@@ -7,6 +7,7 @@ import type { TftpMetrics } from './metrics.js';
 import type { Negotiated } from './options.js';
 import { OPCODE, TFTP_ERROR, encodeError, encodeOack } from './packet.js';
 import type { TokenBucket } from './rate-limit.js';
+import { RtoEstimator } from './rto.js';
 
 /** How a transfer ended. */
 export type Outcome = 'ok' | 'timeout' | 'aborted' | 'error' | 'shutdown';
@@ -16,9 +17,6 @@ export interface Peer {
   address: string;
   port: number;
 }
-
-/** Retransmission timeout bounds (RFC 6298 §2): a 200 ms floor, as TCP's, so a CPU-starved client is not fed spurious repeats. */
-export const RTO = { initialMs: 500, minMs: 200, maxMs: 4000 } as const;
 
 /** Everything one transfer needs; the server owns the socket's creation, the transfer its life. */
 export interface TransferOptions {
@@ -48,16 +46,13 @@ export class Transfer {
   readonly #blksize: number;
   readonly #window: number;
   readonly #last: number;
-  readonly #maxRto: number;
   readonly #debug: boolean;
   readonly #oack?: Buffer;
   /** Lowest block not yet acknowledged; 0 is the OACK. */
   #floor: number;
   #next: number;
   #sentHigh = -1;
-  #rto: number;
-  #srtt = -1;
-  #rttvar = 0;
+  readonly #rto: RtoEstimator;
   #sampleBlock = -1;
   #sampleAt = 0;
   #deadline = 0;
@@ -83,8 +78,7 @@ export class Transfer {
     this.#window = n.windowsize;
     this.#last = lastBlock(options.content.size, n.blksize);
     // A client-given timeout (RFC 2349 §2) bounds how long we wait; we may retransmit sooner.
-    this.#maxRto = n.timeoutMs ?? RTO.maxMs;
-    this.#rto = Math.min(RTO.initialMs, this.#maxRto);
+    this.#rto = new RtoEstimator(n.timeoutMs);
     this.#debug = options.log.isLevelEnabled('debug');
     if (n.reply.length > 0) this.#oack = encodeOack(n.reply);
     this.#floor = this.#oack ? 0 : 1;
@@ -152,7 +146,7 @@ export class Transfer {
       }
       this.#next = n + 1;
     }
-    this.#deadline = performance.now() + this.#rto;
+    this.#deadline = performance.now() + this.#rto.ms;
     this.#arm();
   }
 
@@ -190,7 +184,7 @@ export class Transfer {
     if (this.#done) return;
     this.#flush();
     const now = performance.now();
-    if (this.#loading) this.#deadline = now + this.#rto;
+    if (this.#loading) this.#deadline = now + this.#rto.ms;
     if (now < this.#deadline - 1 || this.#loading) {
       this.#arm();
       return;
@@ -200,9 +194,9 @@ export class Transfer {
       this.#finish('timeout', 'timed out waiting for an ACK');
       return;
     }
-    this.#rto = Math.min(this.#rto * 2, this.#maxRto);
+    this.#rto.backoff();
     this.#sampleBlock = -1; // Karn: no RTT sample from a retransmitted block.
-    if (this.#debug) this.#o.log.debug({ floor: this.#floor, rto: this.#rto }, 'timeout, resending window');
+    if (this.#debug) this.#o.log.debug({ floor: this.#floor, rto: this.#rto.ms }, 'timeout, resending window');
     this.#next = this.#floor;
     this.#pump();
   }
@@ -268,7 +262,7 @@ export class Transfer {
     }
     const now = performance.now();
     if (this.#sampleBlock >= 0 && acked >= this.#sampleBlock) {
-      this.#updateRto(now - this.#sampleAt);
+      this.#rto.sample(now - this.#sampleAt);
       this.#sampleBlock = -1;
     }
     this.#timeouts = 0;
@@ -282,18 +276,6 @@ export class Transfer {
     if (this.#next > this.#floor && this.#sampleBlock > acked) this.#sampleBlock = -1;
     this.#next = this.#floor;
     this.#pump();
-  }
-
-  /** RFC 6298 §2.2–2.3 smoothed RTT and variance. */
-  #updateRto(sample: number): void {
-    if (this.#srtt < 0) {
-      this.#srtt = sample;
-      this.#rttvar = sample / 2;
-    } else {
-      this.#rttvar = 0.75 * this.#rttvar + 0.25 * Math.abs(this.#srtt - sample);
-      this.#srtt = 0.875 * this.#srtt + 0.125 * sample;
-    }
-    this.#rto = Math.min(this.#maxRto, Math.max(RTO.minMs, this.#srtt + 4 * this.#rttvar));
   }
 
   #finish(outcome: Outcome, error?: string): void {

@@ -8,7 +8,8 @@ import { tftpMetrics } from '../../src/tftp/metrics.js';
 import { negotiate } from '../../src/tftp/options.js';
 import { type Packet, type TftpOption, encodeAck, encodeError, parsePacket } from '../../src/tftp/packet.js';
 import { TokenBucket } from '../../src/tftp/rate-limit.js';
-import { type Outcome, RTO, Transfer } from '../../src/tftp/transfer.js';
+import { RTO } from '../../src/tftp/rto.js';
+import { type Outcome, Transfer } from '../../src/tftp/transfer.js';
 
 const PEER = { address: '192.0.2.50', port: 40000 };
 

@@ -23,6 +23,8 @@ export interface DnsmasqOptions {
   range?: [number, number];
   /** More dnsmasq arguments, e.g. `--dhcp-boot=tag:!ipxe,pxelinux.0` or `--dhcp-match=...`. */
   extraArgs?: string[];
+  /** dnsmasq's environment (it passes it on to a `--dhcp-script`, e.g. the lease hook's socket path). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** A running dnsmasq and where its log goes. */
@@ -66,7 +68,7 @@ export function dnsmasqArgs(o: DnsmasqOptions): string[] {
 /** Start dnsmasq as the DHCP server inside the namespace and wait until it is serving. */
 export async function startDnsmasq(o: DnsmasqOptions): Promise<Dnsmasq> {
   const logFile = join(o.dir, 'dnsmasq.log');
-  const proc = o.ns.spawn('dnsmasq', 'dnsmasq', dnsmasqArgs(o), logFile);
+  const proc = o.ns.spawn('dnsmasq', 'dnsmasq', dnsmasqArgs(o), logFile, o.env);
   const log = () => readFile(logFile, 'utf8').catch(() => '');
   await waitFor('dnsmasq to start serving DHCP', 10_000, async () => {
     if (proc.hasExited()) throw new Error(`dnsmasq exited early:\n${await log()}`);
