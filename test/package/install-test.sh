@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ "$(id -u)" = 0 ] || die "run as root (debootstrap, chroot, mounts, network namespaces)"
-need_tools debootstrap dpkg-buildpackage dpkg-parsechangelog dpkg-deb chroot unshare flock curl node ip git tar systemd-nspawn
+need_tools lintian debootstrap dpkg-buildpackage dpkg-parsechangelog dpkg-deb chroot unshare flock curl node ip git tar systemd-nspawn
 CACHE=${EDGEBOOT_TEST_CACHE:-/var/cache/edgeboot-test}
 MIRROR=${EDGEBOOT_MIRROR:-$(host_mirror)}
 mkdir -p "$CACHE"
@@ -61,6 +61,8 @@ BUILD_PID=""
 [ -n "$DEB" ] || DEB=$(ls "$WORK"/cur/edgeboot_*_all.deb)
 NEXT_DEB=$(ls "$WORK"/next/edgeboot_*_all.deb)
 log "built: $(basename "$DEB") $(basename "$NEXT_DEB")"
+check "lintian reports no errors on $(basename "$DEB")" lintian --fail-on error "$DEB" >"$WORK/lintian.log" 2>&1
+[ -s "$WORK/lintian.log" ] && sed 's/^/      /' "$WORK/lintian.log"
 cp "$DEB" "$ROOT/tmp/edgeboot.deb"
 cp "$NEXT_DEB" "$ROOT/tmp/edgeboot-next.deb"
 

@@ -28,7 +28,7 @@ async function all(c: Content, blksize: number): Promise<{ data: Buffer; headers
     }
     expect(p.readUInt16BE(0)).toBe(3);
     headers.push(p.readUInt16BE(2));
-    parts.push(p.subarray(4));
+    parts.push(Buffer.from(p.subarray(4)));
     c.release(n);
   }
   return { data: Buffer.concat(parts), headers };
@@ -165,5 +165,25 @@ describe('file cache', () => {
   it('only files up to the per-file limit are cached', () => {
     const cache = new FileCache({ maxFileBytes: 1000, maxTotalBytes: 2500 });
     expect([cache.holds(1000), cache.holds(1001)]).toEqual([true, false]);
+  });
+});
+
+describe('chunk recycling', () => {
+  it('buffers of acknowledged chunks are reused, with headers rewritten for their new blocks', async () => {
+    const data = randomBytes(1468 * 89 * 6);
+    const path = join(dir, 'recycle.bin');
+    writeFileSync(path, data);
+    const c = new PacketContent(await fileSource(path, data.length), 1468, 'stream');
+    const buffers = new Set<ArrayBuffer>();
+    for (let n = 1; n <= lastBlock(data.length, 1468); n++) {
+      if (!c.packet(n)) await c.load(n);
+      const p = c.packet(n)!;
+      expect(p.readUInt16BE(2)).toBe(n & 0xffff);
+      expect(p.subarray(4).equals(data.subarray((n - 1) * 1468, n * 1468))).toBe(true);
+      if (p.length > 4) buffers.add(p.buffer as ArrayBuffer);
+      c.release(n);
+    }
+    c.close();
+    expect(buffers.size).toBeLessThanOrEqual(3);
   });
 });
