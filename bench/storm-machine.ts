@@ -47,6 +47,8 @@ export interface BootResult {
   /** Milliseconds from power-on to the answer file (or to the failure). */
   ms: number;
   stageMs: Partial<Record<Stage, number>>;
+  /** Wall-clock time (Date.now) each stage finished, for drills that line stages up with a fault. */
+  doneAt: Partial<Record<Stage, number>>;
   bytes: number;
   /** 503 answers honoured (Retry-After), TFTP ERROR "busy" answers, transport failures retried. */
   retries: { http503: number; tftpBusy: number; transport: number; tftpRetransmits: number };
@@ -96,7 +98,7 @@ export function parseNodeScript(script: string): { kernel: string; initrd: strin
 export async function bootMachine(m: Machine, t: BootTarget): Promise<BootResult> {
   const started = performance.now();
   const agent = machineAgent(m.ip);
-  const r: BootResult = { mac: m.mac, ip: m.ip, ok: false, ms: 0, stageMs: {}, bytes: 0, retries: { http503: 0, tftpBusy: 0, transport: 0, tftpRetransmits: 0 }, statuses: [] };
+  const r: BootResult = { mac: m.mac, ip: m.ip, ok: false, ms: 0, stageMs: {}, doneAt: {}, bytes: 0, retries: { http503: 0, tftpBusy: 0, transport: 0, tftpRetransmits: 0 }, statuses: [] };
   const budget = t.retryBudgetMs ?? 120_000;
   const maxBackoff = t.maxBackoffMs ?? 8000;
 
@@ -138,6 +140,7 @@ export async function bootMachine(m: Machine, t: BootTarget): Promise<BootResult
     });
     r.bytes += reply.bytes;
     r.stageMs[stage] = performance.now() - t0;
+    r.doneAt[stage] = Date.now();
     return reply;
   };
 
@@ -163,6 +166,7 @@ export async function bootMachine(m: Machine, t: BootTarget): Promise<BootResult
       }
     });
     r.stageMs.tftp = performance.now() - t0;
+    r.doneAt.tftp = Date.now();
     r.bytes += loader.bytes;
     check('tftp', loader.bytes, loader.sha256);
 

@@ -30,6 +30,8 @@ export interface StormSummary {
   tftpBusy: number;
   transport: number;
   tftpRetransmits: number;
+  /** p50 and p99 of each stage's own time (ms), over the machines that passed it. */
+  stages: Record<Stage, { p50: number; p99: number }>;
   /** A few failure messages, for the log. */
   errors: string[];
 }
@@ -61,6 +63,12 @@ export function summarise(results: BootResult[], wallMs: number): StormSummary {
     tftpBusy: sum((r) => r.retries.tftpBusy),
     transport: sum((r) => r.retries.transport),
     tftpRetransmits: sum((r) => r.retries.tftpRetransmits),
+    stages: Object.fromEntries(
+      STAGES.map((st) => {
+        const xs = results.map((r) => r.stageMs[st]).filter((v): v is number => v !== undefined).sort((a, b) => a - b);
+        return [st, { p50: quantile(xs, 0.5), p99: quantile(xs, 0.99) }];
+      }),
+    ) as Record<Stage, { p50: number; p99: number }>,
     errors: [...new Set(results.filter((r) => !r.ok).map((r) => `${r.failedStage}: ${r.error}`))].slice(0, 5),
   };
 }

@@ -23,11 +23,16 @@ export interface TftpGetOptions {
   hash?: boolean;
   /** How long the socket stays open after the last ACK to answer a resent last block. */
   dallyMs?: number;
+  /** Wait this long before acknowledging each block (a slow client, for drills that need a transfer in flight). */
+  ackDelayMs?: number;
+  /** Keep the payload (small files only: the security sweep inspects it). */
+  keepData?: boolean;
 }
 
 /** What a finished download looked like. */
 export interface TftpGetResult {
   bytes: number;
+  data?: Buffer;
   sha256?: string;
   retransmits: number;
 }
@@ -60,6 +65,7 @@ export async function tftpGet(o: TftpGetOptions): Promise<TftpGetResult> {
   const baseTimeout = o.timeoutMs ?? 1000;
   const maxRetries = o.retries ?? 6;
   const hash: Hash | undefined = o.hash ? createHash('sha256') : undefined;
+  const kept: Buffer[] = [];
   return new Promise<TftpGetResult>((resolve, reject) => {
     let serverPort: number | undefined;
     let size = 512;
@@ -84,7 +90,7 @@ export async function tftpGet(o: TftpGetOptions): Promise<TftpGetResult> {
         reject(err);
         return;
       }
-      resolve({ bytes, sha256: hash?.digest('hex'), retransmits });
+      resolve({ bytes, data: o.keepData ? Buffer.concat(kept) : undefined, sha256: hash?.digest('hex'), retransmits });
       // Dally (RFC 1350 §6): if the final ACK is lost the server resends the last block; acknowledge it again.
       setTimeout(() => socket.close(), o.dallyMs ?? baseTimeout * 2).unref();
     };
@@ -129,13 +135,18 @@ export async function tftpGet(o: TftpGetOptions): Promise<TftpGetResult> {
       if (p.block === (expected & 0xffff)) {
         bytes += p.data.length;
         hash?.update(p.data);
+        if (o.keepData) kept.push(Buffer.from(p.data));
         const ack = encodeAck(p.block);
         if (p.data.length < size) {
           socket.send(ack, serverPort, o.server, () => finish());
           return;
         }
         expected++;
-        send(ack, serverPort);
+        if (o.ackDelayMs) {
+          clearTimeout(timer);
+          const port = serverPort;
+          setTimeout(() => !finished && send(ack, port), o.ackDelayMs);
+        } else send(ack, serverPort);
       } else if (p.block === ((expected - 1) & 0xffff)) {
         // Our ACK was lost and the server resent the block: acknowledge it again.
         socket.send(encodeAck(p.block), serverPort, o.server);

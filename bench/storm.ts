@@ -15,6 +15,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort, table } from './lib.js';
+import { STAGES } from './storm-machine.js';
 import { type StormSummary, failureLine, machinesFor, runStorm } from './storm-run.js';
 import { type Fixture, type Stack, makeFixture, prerender, startEdgeboot, startReference } from './storm-stacks.js';
 
@@ -81,6 +82,13 @@ function print(rows: Row[]): void {
         String(r.s.tftpBusy),
         String(r.s.tftpRetransmits),
       ]),
+    ),
+  );
+  console.log('\nper stage, p50 / p99 seconds (each stage timed on its own, retries and Retry-After waits included):');
+  console.log(
+    table(
+      ['stack', ...STAGES],
+      rows.map((r) => [r.name, ...STAGES.map((st) => `${fmt(r.s.stages[st].p50 / 1000, 2)} / ${fmt(r.s.stages[st].p99 / 1000, 2)}`)]),
     ),
   );
   for (const r of rows) for (const e of r.s.errors) console.log(`  ${r.name} failure: ${e}`);

@@ -127,6 +127,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   }, 30_000);
   addressTimer.unref();
 
+  let draining = false;
   const regionSide = regionServicesFromConfig(config, { region: core.region, store: core.store, discoveries: core.discoveries, log, metrics });
   const app = createHttpApp({
     boot: core.boot,
@@ -140,6 +141,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     renderer: core.renderer,
     loaders: () => loaderChoices(config, addresses),
     health: () => ({ templateErrors: core.templates.errors(), inventoryError: core.inventory.lastError ?? null, ...regionSide.health() }),
+    draining: () => draining,
   });
   const http = await new Promise<Server>((resolve, reject) => {
     // Express 5 calls the listen callback with the error too (e.g. EADDRINUSE).
@@ -159,7 +161,21 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     ...dhcpServicesFromConfig(config, { leases: core.leases, discoveries: core.discoveries, nodes: core.store, addresses: () => addresses, httpPort, log, metrics }),
   );
   services.push(...regionSide.services);
-  for (const s of services) await s.start();
+  const started: Service[] = [];
+  try {
+    for (const s of services) {
+      await s.start();
+      started.push(s);
+    }
+  } catch (err) {
+    // A service that cannot start (e.g. TFTP cannot bind) must stop the whole appliance, so systemd sees it.
+    await Promise.all(started.map((s) => s.stop(1000).catch(() => undefined)));
+    http.closeAllConnections();
+    await new Promise<void>((resolve) => http.close(() => resolve()));
+    await core.inventory.stop();
+    await core.templateFiles.close();
+    throw err;
+  }
 
   return {
     config,
@@ -176,21 +192,28 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     },
     async stop(graceMs = 10_000) {
       clearInterval(addressTimer);
-      await Promise.all([...services].reverse().map((s) => s.stop(graceMs)));
-      await core.inventory.stop();
-      await core.templateFiles.close();
-      await new Promise<void>((resolve) => {
+      draining = true;
+      // HTTP stops taking connections at once and drains under the same grace period as TFTP (not after it).
+      const httpDrained = new Promise<void>((resolve) => {
+        // Connections that fall idle after their last response are closed too, so none starts a new transfer.
+        const idle = setInterval(() => http.closeIdleConnections(), 200);
         const timer = setTimeout(() => {
+          clearInterval(idle);
           http.closeAllConnections();
           resolve();
         }, graceMs);
         timer.unref();
         http.close(() => {
           clearTimeout(timer);
+          clearInterval(idle);
           resolve();
         });
         http.closeIdleConnections();
       });
+      await Promise.all([...services].reverse().map((s) => s.stop(graceMs)));
+      await httpDrained;
+      await core.inventory.stop();
+      await core.templateFiles.close();
     },
   };
 }

@@ -36,6 +36,8 @@ export interface HttpAppOptions {
   loaders: () => LoaderChoice[];
   /** Extra facts for /healthz (template errors, inventory errors, region state). */
   health?: () => Record<string, unknown>;
+  /** True once a graceful stop began: running transfers finish, new requests are told to come back. */
+  draining?: () => boolean;
 }
 
 const ANSWER_FILES: Record<string, Kind> = { preseed: 'preseed', 'user-data': 'user-data', 'meta-data': 'meta-data' };
@@ -55,6 +57,13 @@ export function createHttpApp(o: HttpAppOptions): Express {
   app.set('etag', false);
   app.set('query parser', 'simple');
   app.use(requestLogger(o.log, m.requests, m.latency));
+  app.use((_req, res, next) => {
+    if (!o.draining?.()) return next();
+    // A request on a kept-alive connection during a stop starts nothing and closes the connection.
+    res.locals.route = 'draining';
+    res.set('Connection', 'close').set('Retry-After', '5');
+    sendSentence(res, 503, 'edgeboot is shutting down; retry in a few seconds.');
+  });
 
   const renderScript = async (req: Request, res: Response, kind: Kind, mac?: MacAddress, uuid?: SystemUuid) => {
     const started = process.hrtime.bigint();

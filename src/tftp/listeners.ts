@@ -25,7 +25,7 @@ export interface ListenerSetOptions {
 /** Large receive buffers let a burst of requests (a rack powering on) queue instead of dropping. */
 export const LISTENER_RCVBUF = 4 * 1024 * 1024;
 
-/** Resolve an IPv4 literal without dns.lookup's extra tick: every send on a transfer socket passes here. */
+/** Resolve an IPv4 literal at once: dns.lookup would add a tick to every connect and unconnected send. */
 export function literalLookup(address: string, _family: unknown, cb: (err: Error | null, address: string, family: number) => void): void {
   cb(null, address, 4);
 }
@@ -38,8 +38,11 @@ export function localIpv4(): string[] {
 }
 
 function interfaceMtu(address: string): number {
-  const iface = listAddresses().find((a) => a.address === address)?.iface;
-  if (!iface || !/^[\w.:@-]+$/.test(iface)) return 1500;
+  // An alias label (eth0:1) shares its device's MTU.
+  const iface = listAddresses()
+    .find((a) => a.address === address)
+    ?.iface.split(':')[0];
+  if (!iface || !/^[\w.@-]+$/.test(iface)) return 1500;
   try {
     const mtu = Number(readFileSync(`/sys/class/net/${iface}/mtu`, 'utf8').trim());
     return Number.isInteger(mtu) && mtu >= 68 ? mtu : 1500;

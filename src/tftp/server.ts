@@ -224,7 +224,7 @@ export class TftpService implements Service {
         log,
         metrics: this.#m,
         strangers: this.#errorBudget,
-        onDone: (done, outcome) => this.#done(key, rinfo.address, file, done, outcome, log, resolved),
+        onDone: (done, outcome) => this.#done(key, rinfo.address, file, done, outcome, log, resolved, mode),
       });
       this.#active.set(key, t);
       log.debug({ options, blksize: negotiated.blksize, windowsize: negotiated.windowsize, size: resolved.size }, 'transfer starting');
@@ -245,7 +245,7 @@ export class TftpService implements Service {
     if (this.#active.size === 0) this.#drained?.();
   }
 
-  #done(key: string, ip: string, file: string, t: Transfer, outcome: Outcome, log: Logger, resolved: Resolved): void {
+  #done(key: string, ip: string, file: string, t: Transfer, outcome: Outcome, log: Logger, resolved: Resolved, mode: string): void {
     this.#release(key, ip);
     const summary = t.summary();
     // Rendered files are on the timeline already (the render records them); files from disk are recorded here.
@@ -263,6 +263,6 @@ export class TftpService implements Service {
     this.#m.transfers.inc({ outcome });
     this.#m.duration.observe(summary.ms! / 1000, { outcome });
     const level = outcome === 'ok' || outcome === 'aborted' ? 'info' : 'warn';
-    log[level]({ ...summary, origin: resolved.origin, path: resolved.path, outcome }, 'tftp transfer');
+    log[level]({ ...summary, mode, origin: resolved.origin, path: resolved.path, outcome }, 'tftp transfer');
   }
 }
