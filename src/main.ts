@@ -7,6 +7,7 @@ import { BootService } from './boot/boot-service.js';
 import type { Config } from './config/config.js';
 import { CapabilitySigner } from './core/capability.js';
 import { messageOf } from './core/errors.js';
+import { tryParseMac } from './core/mac.js';
 import { MetricsRegistry } from './core/metrics.js';
 import type { Service } from './core/service.js';
 import { planBoot } from './dhcp-hooks/boot-plan.js';
@@ -120,6 +121,15 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   metrics.gauge('edgeboot_nodes_loaded', 'Nodes in the snapshot in force.', () => core.store.status().nodes);
   metrics.gauge('edgeboot_snapshot_age_seconds', 'Seconds since the snapshot in force was loaded.', () => core.store.status().ageSeconds);
   attachTimelineMetrics(core.timeline, metrics);
+  // Region events sent: one timeline entry per MAC per batch the region accepted.
+  core.region?.events.onDelivered((batch) => {
+    const perMac = new Map<string, string[]>();
+    for (const e of batch) if (e.mac) perMac.set(e.mac, [...(perMac.get(e.mac) ?? []), e.kind]);
+    for (const [mac, kinds] of perMac) {
+      const parsed = tryParseMac(mac);
+      if (parsed) core.timeline.record(parsed, { at: Date.now(), stage: 'region-event', via: 'region', detail: `sent ${kinds.join(', ')}`.slice(0, 120), outcome: 'ok' });
+    }
+  });
   metrics.gauge('edgeboot_template_errors', 'Templates that failed to compile (serving their last good version).', () => core.templates.errors().length);
   let addresses = listAddresses();
   const addressTimer = setInterval(() => {

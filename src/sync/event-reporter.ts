@@ -33,6 +33,7 @@ export class EventReporter implements Service, BootEventSink {
   #droppedSeen = 0;
   /** Events the region accepted. */
   delivered = 0;
+  readonly #deliveredListeners = new Set<(batch: readonly BootEvent[]) => void>();
 
   constructor(options: EventReporterOptions) {
     this.#o = options;
@@ -53,6 +54,12 @@ export class EventReporter implements Service, BootEventSink {
       this.#dropped.inc({}, d);
       this.#droppedSeen = this.queue.dropped;
     }
+  }
+
+  /** Listen to batches the region accepted (the boot timeline records them). */
+  onDelivered(fn: (batch: readonly BootEvent[]) => void): () => void {
+    this.#deliveredListeners.add(fn);
+    return () => this.#deliveredListeners.delete(fn);
   }
 
   /** Queue one milestone; never blocks and never throws. */
@@ -92,6 +99,7 @@ export class EventReporter implements Service, BootEventSink {
       await this.#o.client.postCluster('events', { events: batch });
       this.delivered += batch.length;
       this.#delivered?.inc({}, batch.length);
+      for (const fn of this.#deliveredListeners) fn(batch);
       if (this.#failing) this.#o.log.info({ queued: this.queue.size, dropped: this.queue.dropped }, 'boot events reach the region again');
       this.#failing = false;
       this.#attempt = 0;
