@@ -27,6 +27,8 @@ export interface BootTarget {
   expect?: Partial<Record<'tftp' | 'kernel' | 'initrd', { size: number; sha256?: string }>>;
   /** Hash payloads for a byte-exact check (costs CPU on the client side). */
   hash?: boolean;
+  /** The purpose the node script must announce for this machine (`# edgeboot: install boot for … (<mac>)`). */
+  expectPurpose?: string;
   /** TFTP first retransmission timeout (firmware uses about a second). */
   tftpTimeoutMs?: number;
   /** Read kernel and initrd no faster than this. */
@@ -174,6 +176,9 @@ export async function bootMachine(m: Machine, t: BootTarget): Promise<BootResult
     const entry = await fetch('entry', `${t.httpBase}/boot.ipxe`, true);
     stage = 'script';
     const script = await fetch('script', expandEntry(entry.text ?? '', m.mac), true);
+    if (t.expectPurpose && !new RegExp(`^# edgeboot: ${t.expectPurpose} boot for \\S+ \\(${m.mac}\\)`, 'm').test(script.text ?? '')) {
+      throw new StageError('script', `script: not the ${t.expectPurpose} script of ${m.mac}: ${(script.text ?? '').split('\n')[1] ?? ''}`);
+    }
     const urls = parseNodeScript(script.text ?? '');
     stage = 'kernel';
     const kernel = await fetch('kernel', urls.kernel, false);

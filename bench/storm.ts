@@ -54,6 +54,7 @@ async function storm(stack: Stack, f: Fixture, machines: ReturnType<typeof machi
       tftp: { server: '127.0.0.1', port: stack.tftpPort, file: f.loader.name },
       httpBase: stack.httpBase,
       expect: { tftp: f.loader, kernel: f.kernel, initrd: f.initrd },
+      expectPurpose: 'install',
       retryBudgetMs: 300_000,
     },
     Number(values['ramp-ms']),

@@ -11,7 +11,10 @@ export interface ImageFileTask {
   label: string;
   regionPath: string;
   dest: string;
+  /** The download in progress (resumable). */
   part: string;
+  /** The complete, verified file, staged until its whole selection can be installed. */
+  ready: string;
   size: number;
   sha256: string;
 }
@@ -46,8 +49,8 @@ export function writeError(err: unknown, task: ImageFileTask): EdgebootError {
 
 /**
  * Download one image file into its staging `.part` (resuming with a Range request when a part exists),
- * verify size and sha256, fsync, then rename over the destination: the destination is always either the
- * old file or the complete new one. A bad download is deleted and the old file stays in place.
+ * verify size and sha256, fsync, and stage it as `.ready`; `installImageFile` puts it in place later, once
+ * every file of its selection is ready. A bad download is deleted and the served file stays in place.
  */
 export async function downloadImageFile(
   client: Pick<RegionClient, 'openResource'>,
@@ -55,6 +58,14 @@ export async function downloadImageFile(
   options: { signal?: AbortSignal; onBytes?: BytesProgress } = {},
 ): Promise<{ resumedFrom: number }> {
   await mkdir(dirname(task.part), { recursive: true });
+  // Staged by an earlier sync that could not install its selection: trust it only if it still verifies.
+  try {
+    const st = await stat(task.ready);
+    if (st.size === task.size && (await hashFile(task.ready)) === task.sha256.toLowerCase()) return { resumedFrom: task.size };
+    await rm(task.ready, { force: true });
+  } catch {
+    // Nothing staged.
+  }
   let from = 0;
   try {
     const st = await stat(task.part);
@@ -116,13 +127,22 @@ export async function downloadImageFile(
     throw new EdgebootError('E_IMAGE', `${task.label} does not match its sha256 (got ${got}); rejected, the previous file stays in place`);
   }
   try {
-    await mkdir(dirname(task.dest), { recursive: true });
-    await rename(task.part, task.dest);
-    await fsyncDir(dirname(task.dest));
+    await rename(task.part, task.ready);
   } catch (err) {
     throw writeError(err, task);
   }
   return { resumedFrom: from };
+}
+
+/** Rename a staged, verified file over its destination (same filesystem: needs no space, never half-written). */
+export async function installImageFile(task: ImageFileTask): Promise<void> {
+  try {
+    await mkdir(dirname(task.dest), { recursive: true });
+    await rename(task.ready, task.dest);
+    await fsyncDir(dirname(task.dest));
+  } catch (err) {
+    throw writeError(err, task);
+  }
 }
 
 /** sha256 of a whole file on disk. */

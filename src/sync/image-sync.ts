@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { EdgebootError, messageOf } from '../core/errors.js';
 import type { BootSelection } from '../core/node.js';
-import { downloadImageFile, hashFile, type ImageFileTask } from './image-download.js';
+import { downloadImageFile, hashFile, type ImageFileTask, installImageFile } from './image-download.js';
 import { type FileRecord, ImageState, lockImages } from './image-state.js';
 import type { RegionClient } from './region-client.js';
 import { selectionKey } from './snapshot-schema.js';
@@ -62,6 +62,7 @@ export function planImages(selections: readonly BootSelection[], bootRoot: strin
         regionPath: f.path,
         dest: join(p.images, key, f.name),
         part: join(p.parts, `${f.sha256.toLowerCase()}.part`),
+        ready: join(p.parts, `${f.sha256.toLowerCase()}.ready`),
         size: f.size,
         sha256: f.sha256.toLowerCase(),
       };
@@ -86,12 +87,16 @@ function mib(n: number): string {
   return `${(n / 1048576).toFixed(1)} MiB`;
 }
 
-async function partSize(part: string): Promise<number> {
-  try {
-    return (await stat(part)).size;
-  } catch {
-    return 0;
+/** Bytes of `t` already on disk in staging: a verified `.ready` counts whole, else the resumable `.part`. */
+async function partSize(t: ImageFileTask): Promise<number> {
+  for (const f of [t.ready, t.part]) {
+    try {
+      return (await stat(f)).size;
+    } catch {
+      // Try the next one.
+    }
   }
+  return 0;
 }
 
 async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>): Promise<unknown[]> {
@@ -139,10 +144,10 @@ export async function syncImages(selections: readonly BootSelection[], o: ImageS
       else todo.push(t);
     }
     // Parts no task will resume only take space.
-    const wanted = new Set(todo.map((t) => t.part));
+    const wanted = new Set(todo.flatMap((t) => [t.part, t.ready]));
     for (const f of await readdir(p.parts)) if (!wanted.has(join(p.parts, f))) await rm(join(p.parts, f), { force: true });
     let need = 0;
-    for (const t of todo) need += t.size - (await partSize(t.part));
+    for (const t of todo) need += t.size - (await partSize(t));
     o.onProgress?.({ type: 'plan', files: tasks.length, toFetch: todo.length, bytes: need });
     if (need > 0) {
       const fs = await statfs(o.bootRoot);
@@ -153,16 +158,43 @@ export async function syncImages(selections: readonly BootSelection[], o: ImageS
     }
     for (const t of tasks) if (!todo.includes(t)) o.onProgress?.({ type: 'done', file: t.label, size: t.size, fetched: false });
     let bytes = 0;
+    const failed = new Set<ImageFileTask>();
     const errors = await pool(todo, o.concurrency ?? 2, async (t) => {
-      const from = await partSize(t.part);
+      const from = await partSize(t);
       o.onProgress?.({ type: 'start', file: t.label, size: t.size, from });
-      await downloadImageFile(o.client, t, { signal: o.signal, onBytes: (done, size) => o.onProgress?.({ type: 'bytes', file: t.label, done, size }) });
-      const st = await stat(t.dest);
-      state.files[t.dest.slice(o.bootRoot.length + 1)] = { sha256: t.sha256, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+      try {
+        await downloadImageFile(o.client, t, { signal: o.signal, onBytes: (done, size) => o.onProgress?.({ type: 'bytes', file: t.label, done, size }) });
+      } catch (err) {
+        failed.add(t);
+        throw err;
+      }
       bytes += t.size - from;
-      o.onProgress?.({ type: 'done', file: t.label, size: t.size, fetched: true });
-      o.log?.info({ file: t.label, size: t.size, resumedFrom: from || undefined }, 'boot image file verified and installed');
     });
+    // Install a selection only when every one of its files is verified: a kernel never lands beside the
+    // old initrd. Renames within boot_root need no space, so a full disk cannot stop half-way here.
+    const bySelection = new Map<string, ImageFileTask[]>();
+    for (const t of todo) {
+      const key = t.label.slice(0, t.label.lastIndexOf('/'));
+      bySelection.set(key, [...(bySelection.get(key) ?? []), t]);
+    }
+    for (const [key, group] of bySelection) {
+      if (group.some((t) => failed.has(t))) {
+        o.log?.warn({ selection: key }, 'boot image not installed: not all of its files could be fetched; the previous files stay in place');
+        continue;
+      }
+      for (const t of group) {
+        try {
+          await installImageFile(t);
+        } catch (err) {
+          errors.push(err);
+          continue;
+        }
+        const st = await stat(t.dest);
+        state.files[t.dest.slice(o.bootRoot.length + 1)] = { sha256: t.sha256, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+        o.onProgress?.({ type: 'done', file: t.label, size: t.size, fetched: true });
+        o.log?.info({ file: t.label, size: t.size }, 'boot image file verified and installed');
+      }
+    }
     const selected = new Set(selections.map(selectionKey));
     if (errors.length > 0) {
       for (const e of errors.slice(1)) o.log?.warn({ err: messageOf(e) }, 'boot image file failed');

@@ -72,6 +72,7 @@ export function targetFor(httpBase: string, port: number, p: Payloads, extra: Pa
     httpBase,
     expect: { tftp: p.loader, kernel: p.kernel, initrd: p.initrd },
     hash: true,
+    expectPurpose: 'install',
     tftpTimeoutMs: 500,
     retryBudgetMs: 30_000,
     ...extra,

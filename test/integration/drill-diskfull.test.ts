@@ -141,7 +141,6 @@ describe(title, () => {
 }
 
 diskFillDrill('drill: boot_root fills up while a new initrd downloads', false, 0);
-// KNOWN BUG (reported): image-sync installs file by file, so when the kernel lands before the disk fills, the
-// failed sync leaves the new kernel beside the old initrd and machines get a mismatched pair. `it.fails`
-// keeps CI green while the bug stands; it turns red once image sync installs a selection as a whole.
-diskFillDrill('drill: boot_root fills up after the new kernel of a release landed', true, 1024 * 1024, it.fails);
+// Image sync stages every file of a selection and installs the selection only when all of them verified,
+// so a disk that fills after the new kernel downloaded never leaves that kernel beside the old initrd.
+diskFillDrill('drill: boot_root fills up after the new kernel of a release landed', true, 1024 * 1024);

@@ -53,14 +53,14 @@ describe('drill: SIGTERM mid-storm', () => {
 
   beforeAll(async () => {
     eb = await startChildAppliance({ nodes }, (root) => {
-      p = writePayloads(root, { loader: 256 * 1024, kernel: 256 * 1024, initrd: 3 * 1024 * 1024 });
+      p = writePayloads(root, { loader: 256 * 1024, kernel: 256 * 1024, initrd: 16 * 1024 * 1024 });
       // Larger than the socket buffers between the two ends, so its response is still being written at the end.
       writeFileSync(join(root, NOBLE_DIR, 'squashfs'), randomBytes(32 * 1024 * 1024));
     });
     const initrd = `${eb.base}/${NOBLE_DIR}/initrd`;
-    // 20 machines mid-initrd (3 MiB at 1 MiB/s), 3 mid-loader over TFTP (one block per 8 ms), and one
-    // straggler so slow it cannot finish inside the grace period.
-    const imageRuns = machines.slice(0, 20).map((m) => settle(get(initrd, { agent: machineAgent(m.ip), localAddress: m.ip, hash: true, rateBytesPerSec: 1024 * 1024 })));
+    // 20 machines mid-initrd (16 MiB at 4 MiB/s: more than the socket buffers hold, so edgeboot is still
+    // writing them), 3 mid-loader over TFTP (one block per 8 ms), and one straggler too slow to finish in the grace period.
+    const imageRuns = machines.slice(0, 20).map((m) => settle(get(initrd, { agent: machineAgent(m.ip), localAddress: m.ip, hash: true, rateBytesPerSec: 4 * 1024 * 1024 })));
     const loaderRuns = machines.slice(20, 23).map((m) =>
       settle(tftpGet({ server: '127.0.0.1', port: eb.tftpPort, file: p.loader.name, localAddress: m.ip, hash: true, ackDelayMs: 8, timeoutMs: 1000 })),
     );
