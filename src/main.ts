@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
@@ -13,6 +13,7 @@ import type { Service } from './core/service.js';
 import { planBoot } from './dhcp-hooks/boot-plan.js';
 import { dhcpServicesFromConfig, planInputFromConfig } from './dhcp-hooks/from-config.js';
 import type { LoaderChoice } from './observe/explain.js';
+import { OpenFiles } from './files/open-files.js';
 import { createHttpApp } from './http/app.js';
 import { loadOrCreateKey } from './http/key-file.js';
 import { type LocalAddress, listAddresses } from './net/interfaces.js';
@@ -138,7 +139,16 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   addressTimer.unref();
 
   let draining = false;
-  const regionSide = regionServicesFromConfig(config, { region: core.region, store: core.store, discoveries: core.discoveries, log, metrics });
+  const openFiles = new OpenFiles();
+  const inUse = (dir: string) => {
+    if (openFiles.inUseUnder(dir)) return true;
+    try {
+      return openFiles.inUseUnder(realpathSync(dir));
+    } catch {
+      return false;
+    }
+  };
+  const regionSide = regionServicesFromConfig(config, { region: core.region, store: core.store, discoveries: core.discoveries, log, metrics, inUse });
   const app = createHttpApp({
     boot: core.boot,
     store: core.store,
@@ -149,6 +159,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     maxStreams: config.http.max_streams,
     timeline: core.timeline,
     renderer: core.renderer,
+    openFiles,
     loaders: () => loaderChoices(config, addresses),
     health: () => ({ templateErrors: core.templates.errors(), inventoryError: core.inventory.lastError ?? null, ...regionSide.health() }),
     draining: () => draining,
@@ -166,7 +177,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
 
   // Each edge adds its service here (one line each); they start in order and stop in reverse.
   const services: Service[] = [];
-  if (config.tftp.enabled) services.push(tftpServiceFromConfig(config, { boot: core.boot, log: log.child({ part: 'tftp' }), metrics }));
+  if (config.tftp.enabled) services.push(tftpServiceFromConfig(config, { boot: core.boot, log: log.child({ part: 'tftp' }), metrics, openFiles }));
   services.push(
     ...dhcpServicesFromConfig(config, { leases: core.leases, discoveries: core.discoveries, nodes: core.store, addresses: () => addresses, httpPort, log, metrics }),
   );

@@ -7,6 +7,7 @@ import { type MacAddress, parseMac } from '../core/mac.js';
 import type { MetricsRegistry } from '../core/metrics.js';
 import { type SystemUuid, parseUuid } from '../core/uuid.js';
 import { resolveBootFile } from '../files/boot-files.js';
+import type { OpenFiles } from '../files/open-files.js';
 import { CONTENT_TYPES, type Kind } from '../render/kinds.js';
 import { classifyFile } from '../observe/classify.js';
 import type { LoaderChoice } from '../observe/explain.js';
@@ -30,6 +31,8 @@ export interface HttpAppOptions {
   maxStreams: number;
   /** Boot timelines for the node API and status page. */
   timeline: BootTimeline;
+  /** Files being sent, so image sync never removes one mid-transfer. */
+  openFiles?: OpenFiles;
   /** The renderer, for the explain API. */
   renderer: Renderer;
   /** The loader each DHCP client architecture would get, for the explain API. */
@@ -187,11 +190,13 @@ export function createHttpApp(o: HttpAppOptions): Express {
         return;
       }
       activeStreams++;
+      const closeFile = o.openFiles?.open(file.path);
       let released = false;
       const release = () => {
         if (!released) {
           released = true;
           activeStreams--;
+          closeFile?.();
         }
       };
       res.on('close', release);

@@ -53,7 +53,7 @@ export function feedFromConfig(
 /** The services that report to the region and sync images, and the region facts for /healthz. */
 export function regionServicesFromConfig(
   config: Config,
-  parts: { region?: RegionParts; store: NodeStore; discoveries: DiscoveryLog; log: Logger; metrics: MetricsRegistry },
+  parts: { region?: RegionParts; store: NodeStore; discoveries: DiscoveryLog; log: Logger; metrics: MetricsRegistry; inUse?: (absDir: string) => boolean },
 ): { services: Service[]; health: () => Record<string, unknown> } {
   const region = parts.region;
   if (!region) return { services: [], health: () => ({}) };
@@ -78,6 +78,7 @@ export function regionServicesFromConfig(
       log: parts.log.child({ part: 'images' }),
       metrics: parts.metrics,
       concurrency: config.images.concurrency,
+      inUse: parts.inUse,
     });
     services.push(images);
   }

@@ -2,10 +2,11 @@ import type { Logger } from 'pino';
 import type { BootService } from '../boot/boot-service.js';
 import type { Config } from '../config/config.js';
 import type { MetricsRegistry } from '../core/metrics.js';
+import type { OpenFiles } from '../files/open-files.js';
 import { TftpService } from './server.js';
 
 /** The TFTP service as `edgeboot serve` runs it: every local IPv4 address, limits from the `tftp` block. */
-export function tftpServiceFromConfig(config: Config, parts: { boot: BootService; log: Logger; metrics: MetricsRegistry }): TftpService {
+export function tftpServiceFromConfig(config: Config, parts: { boot: BootService; log: Logger; metrics: MetricsRegistry; openFiles?: OpenFiles }): TftpService {
   const t = config.tftp;
   return new TftpService({
     ...parts,

@@ -1,6 +1,7 @@
 import type { RemoteInfo } from 'node:dgram';
 import type { Logger } from 'pino';
 import type { BootService } from '../boot/boot-service.js';
+import type { OpenFiles } from '../files/open-files.js';
 import { EdgebootError, messageOf } from '../core/errors.js';
 import { printable } from '../core/mac.js';
 import { classifyFile } from '../observe/classify.js';
@@ -34,6 +35,8 @@ export interface TftpServiceOptions {
   maxWindowsize: number;
   retries: number;
   cacheBytes: number;
+  /** Files being sent, so image sync never removes one mid-transfer. */
+  openFiles?: OpenFiles;
   /** Files up to this size are cached in memory; larger ones are streamed. */
   cacheFileBytes?: number;
   /** How often local addresses are re-read (ms). */
@@ -50,6 +53,7 @@ const PENDING = Symbol('pending');
  * transfer bound to the same address, limits answered with ERROR packets, graceful stop.
  */
 export class TftpService implements Service {
+  readonly #closeFile = new Map<string, () => void>();
   readonly name = 'tftp';
   readonly #o: TftpServiceOptions;
   readonly #log: Logger;
@@ -227,6 +231,7 @@ export class TftpService implements Service {
         onDone: (done, outcome) => this.#done(key, rinfo.address, file, done, outcome, log, resolved, mode),
       });
       this.#active.set(key, t);
+      if (resolved.path !== 'rendered' && this.#o.openFiles) this.#closeFile.set(key, this.#o.openFiles.open(resolved.path));
       log.debug({ options, blksize: negotiated.blksize, windowsize: negotiated.windowsize, size: resolved.size }, 'transfer starting');
       t.start();
     } catch (err) {
@@ -239,6 +244,8 @@ export class TftpService implements Service {
 
   #release(key: string, ip: string): void {
     this.#active.delete(key);
+    this.#closeFile.get(key)?.();
+    this.#closeFile.delete(key);
     const n = (this.#perClient.get(ip) ?? 1) - 1;
     if (n > 0) this.#perClient.set(ip, n);
     else this.#perClient.delete(ip);
