@@ -117,7 +117,8 @@ export class TftpService implements Service {
   async stop(graceMs: number): Promise<void> {
     this.#stopping = true;
     if (this.#poll) clearInterval(this.#poll);
-    await this.#listeners.close();
+    // Listeners stay open while running transfers drain, so a new RRQ gets ERROR "shutting down" at once
+    // (rate-limited) instead of silence a PXE ROM would wait out.
     if (this.#active.size > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, graceMs);
@@ -129,6 +130,7 @@ export class TftpService implements Service {
       });
     }
     for (const t of this.#active.values()) if (t !== PENDING) t.abort('server shutting down');
+    await this.#listeners.close();
   }
 
   /** Answer with ERROR unless the budget is spent; false when the datagram was dropped instead. */
