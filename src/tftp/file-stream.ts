@@ -1,6 +1,6 @@
 import { open } from 'node:fs/promises';
 import { EdgebootError } from '../core/errors.js';
-import type { ByteSource } from './content.js';
+import { type ByteSource, toNetascii } from './content.js';
 
 /** Linux IOV_MAX: one preadv takes at most this many slots. */
 const IOV_MAX = 1024;
@@ -74,7 +74,7 @@ export async function netasciiFileSource(path: string): Promise<ByteSource> {
     const { bytesRead } = await fh.read(raw, 0, PIECE, rawAt);
     if (bytesRead === 0) throw new EdgebootError('E_IMAGE', 'the file changed while it was being sent');
     rawAt += bytesRead;
-    pending = Buffer.concat([pending, toNetasciiBytes(raw.subarray(0, bytesRead))]);
+    pending = Buffer.concat([pending, toNetascii(raw.subarray(0, bytesRead))]);
   };
 
   return {
@@ -105,20 +105,3 @@ export async function netasciiFileSource(path: string): Promise<ByteSource> {
   };
 }
 
-function toNetasciiBytes(data: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(data.length * 2);
-  let j = 0;
-  for (let i = 0; i < data.length; i++) {
-    const c = data[i]!;
-    if (c === LF) {
-      out[j++] = CR;
-      out[j++] = LF;
-    } else if (c === CR) {
-      out[j++] = CR;
-      out[j++] = 0;
-    } else {
-      out[j++] = c;
-    }
-  }
-  return out.subarray(0, j);
-}

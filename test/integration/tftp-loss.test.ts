@@ -2,19 +2,8 @@ import { type RemoteInfo, type Socket, createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seeded } from '../helpers/lossy-udp.js';
 import { CLIENTS, type ClientName, type Harness, run, startHarness } from './tftp-harness.js';
-
-/** A deterministic PRNG (mulberry32) so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A UDP proxy in front of the server that drops a share of the server's DATA packets. Each client gets its
@@ -39,7 +28,7 @@ class LossyProxy {
   static async start(serverPort: number, loss: number, seed: number): Promise<LossyProxy> {
     const front = createSocket('udp4');
     await new Promise<void>((r) => front.bind(0, '127.0.0.1', () => r()));
-    return new LossyProxy(front, serverPort, loss, prng(seed));
+    return new LossyProxy(front, serverPort, loss, seeded(seed));
   }
 
   get port(): number {
