@@ -18,6 +18,8 @@ export interface InventorySourceOptions {
   log: Logger;
   watch?: boolean;
   debounceMs?: number;
+  /** How often the files are also stat'ed for changes the watcher missed (NFS has no inotify); 0 = never. */
+  pollMs?: number;
 }
 
 async function readOne(file: string): Promise<unknown> {
@@ -61,23 +63,44 @@ function merge(docs: Array<{ file: string; doc: unknown }>): unknown {
   return out;
 }
 
+/** The inventory's files: the path itself, or the YAML/JSON files of a directory in name order. */
+async function inventoryFiles(path: string, info: Awaited<ReturnType<typeof stat>>): Promise<string[]> {
+  if (!info.isDirectory()) return [path];
+  return (await readdir(path))
+    .filter((f) => INVENTORY_FILE.test(f) && !f.startsWith('.'))
+    .sort()
+    .map((f) => join(path, f));
+}
+
+/** A cheap signature of the inventory on disk (each file's size, mtime and inode), to notice edits without reading them. */
+export async function inventorySignature(path: string): Promise<string> {
+  let info: Awaited<ReturnType<typeof stat>>;
+  try {
+    info = await stat(path);
+  } catch {
+    return 'missing';
+  }
+  const parts: string[] = [];
+  for (const file of await inventoryFiles(path, info).catch(() => [])) {
+    try {
+      const st = await stat(file);
+      parts.push(`${file}:${st.size}:${st.mtimeMs}:${st.ino}`);
+    } catch {
+      parts.push(`${file}:gone`);
+    }
+  }
+  return parts.join('|');
+}
+
 /** Read and validate the whole inventory (one file or a directory of them) into a snapshot. */
 export async function loadInventory(path: string): Promise<Snapshot> {
-  let files: string[];
   let info: Awaited<ReturnType<typeof stat>>;
   try {
     info = await stat(path);
   } catch (err) {
     throw new EdgebootError('E_INVENTORY', `inventory ${path} cannot be read: ${messageOf(err)}`, { cause: err });
   }
-  if (info.isDirectory()) {
-    files = (await readdir(path))
-      .filter((f) => INVENTORY_FILE.test(f) && !f.startsWith('.'))
-      .sort()
-      .map((f) => join(path, f));
-  } else {
-    files = [path];
-  }
+  const files = await inventoryFiles(path, info);
   const docs = [];
   for (const file of files) docs.push({ file, doc: await readOne(file) });
   const snapshot = parseSnapshot(merge(docs), `inventory ${path}`);
@@ -90,6 +113,8 @@ export class InventorySource implements NodeSource {
   readonly #opts: InventorySourceOptions;
   #watcher: FSWatcher | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #poll: NodeJS.Timeout | undefined;
+  #signature = '';
   #reloading: Promise<void> = Promise.resolve();
   /** The last load error, cleared by a good load. */
   lastError: string | undefined;
@@ -107,6 +132,16 @@ export class InventorySource implements NodeSource {
       this.#watcher.on('add', kick).on('change', kick).on('unlink', kick);
       this.#watcher.on('error', (err) => this.#opts.log.warn({ err: messageOf(err) }, 'inventory watcher error'));
       await new Promise<void>((resolve) => this.#watcher!.once('ready', () => resolve()));
+      // The watcher is the fast path; the poll catches what it misses (NFS, coalesced events).
+      const pollMs = this.#opts.pollMs ?? 2000;
+      if (pollMs > 0) {
+        this.#poll = setInterval(() => {
+          void inventorySignature(this.#opts.path).then((sig) => {
+            if (sig !== this.#signature) this.#schedule();
+          });
+        }, pollMs);
+        this.#poll.unref();
+      }
     }
   }
 
@@ -118,6 +153,8 @@ export class InventorySource implements NodeSource {
   /** Re-read the inventory; a bad read is logged and the last good snapshot stays. */
   reload(options: { throwOnError?: boolean } = {}): Promise<void> {
     const run = this.#reloading.then(async () => {
+      // Taken before reading: an edit during the load changes it again and is picked up by the next poll.
+      this.#signature = await inventorySignature(this.#opts.path);
       try {
         const snapshot = await loadInventory(this.#opts.path);
         this.#opts.store.swap(snapshot, `inventory:${this.#opts.path}`);
@@ -143,6 +180,7 @@ export class InventorySource implements NodeSource {
 
   async stop(): Promise<void> {
     clearTimeout(this.#timer);
+    clearInterval(this.#poll);
     await this.#watcher?.close();
   }
 }

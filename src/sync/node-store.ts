@@ -2,11 +2,35 @@ import type { MacAddress } from '../core/mac.js';
 import type { Node, Snapshot } from '../core/node.js';
 import type { NodeQuery, NodeSource } from './node-source.js';
 
+const SHARDS = 32;
+
+/**
+ * A string-keyed map split over a few Maps by the key's last characters, so growing it never rehashes
+ * 100,000 entries in one go (a pause a sliced swap cannot split).
+ */
+class ShardedIndex {
+  readonly #shards = Array.from({ length: SHARDS }, () => new Map<string, Node>());
+
+  #shard(key: string): Map<string, Node> {
+    let h = 0;
+    for (let i = 0; i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) | 0;
+    return this.#shards[(h >>> 0) % SHARDS]!;
+  }
+
+  get(key: string): Node | undefined {
+    return this.#shard(key).get(key);
+  }
+
+  set(key: string, node: Node): void {
+    this.#shard(key).set(key, node);
+  }
+}
+
 interface Indexed {
   snapshot: Snapshot;
-  byMac: Map<string, Node>;
-  byUuid: Map<string, Node>;
-  bySystemId: Map<string, Node>;
+  byMac: ShardedIndex;
+  byUuid: ShardedIndex;
+  bySystemId: ShardedIndex;
   loadedAt: number;
   /** Last time the source said this snapshot is still current (a 304 from the region). */
   confirmedAt: number;
@@ -64,9 +88,9 @@ export class NodeStore implements NodeSource {
   }
 
   *#index(snapshot: Snapshot, slice: number): Generator<void, Indexed> {
-    const byMac = new Map<string, Node>();
-    const byUuid = new Map<string, Node>();
-    const bySystemId = new Map<string, Node>();
+    const byMac = new ShardedIndex();
+    const byUuid = new ShardedIndex();
+    const bySystemId = new ShardedIndex();
     let i = 0;
     for (const node of snapshot.nodes) {
       if (++i % slice === 0) yield;

@@ -2,12 +2,11 @@ import type { Logger } from 'pino';
 import { hasCode, messageOf } from '../core/errors.js';
 import type { Counter, MetricsRegistry } from '../core/metrics.js';
 import type { Node } from '../core/node.js';
-import { parseJsonInSlices } from './json-slices.js';
 import type { RegionClient } from './region-client.js';
 import { backoffMs, FAILURE_LINES, type RegionFailure, RegionError } from './region-error.js';
 import type { NodeQuery, SnapshotFeed } from './node-source.js';
 import type { NodeStore } from './node-store.js';
-import { parseSnapshotInSlices } from './snapshot-schema.js';
+import { type LoadedSnapshot, loadSnapshot } from './snapshot-loader.js';
 
 /** How the follower talks to the region and paces itself. */
 export interface RegionSourceOptions {
@@ -55,6 +54,8 @@ export class RegionSource implements SnapshotFeed {
   #kicked = false;
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
+  /** The last snapshot this source loaded, with its node digests: unchanged nodes of the next one are reused. */
+  #loaded: LoadedSnapshot | undefined;
   /** The last failure's message, cleared by a good answer. */
   lastError: string | undefined;
 
@@ -139,16 +140,13 @@ export class RegionSource implements SnapshotFeed {
       return 'unchanged';
     }
     const where = `region snapshot from ${c.where} (cluster ${c.clusterId})`;
-    let doc: unknown;
     try {
-      doc = await parseJsonInSlices(answer.body);
-    } catch (err) {
-      throw new RegionError('malformed', `${where} is not JSON: ${messageOf(err)}`, { cause: err });
-    }
-    try {
-      const snapshot = await parseSnapshotInSlices(doc, where);
+      // Parsed and validated on a worker thread (snapshot-loader.ts); only small chunks and the index work land here.
+      const loaded = await loadSnapshot(answer.body, where, { previous: this.#loaded });
+      const { snapshot } = loaded;
       if (!snapshot.version) snapshot.version = answer.etag ?? '';
-      await this.#o.store.swapInSlices(snapshot, `region:${c.where}`);
+      await this.#o.store.swapInSlices(snapshot, `region:${c.where}`, 1000);
+      this.#loaded = loaded;
       this.#o.log.info({ nodes: snapshot.nodes.length, version: snapshot.version, bytes: answer.bytes }, 'region snapshot loaded');
     } catch (err) {
       if (hasCode(err, 'E_SNAPSHOT')) throw new RegionError('malformed', err.message, { cause: err });

@@ -133,9 +133,15 @@ class Problems {
 
 type RawNode = z.output<typeof nodeSchema>;
 
-function toNode(n: RawNode): Node {
+/** A normalised node whose token parts are still plain strings: what crosses a worker_threads boundary. */
+export type PlainNode = Omit<Node, 'token'> & { token?: { consumerKey: string; tokenKey: string; tokenSecret: string } };
+
+/** A normalised snapshot whose nodes still hold plain-string tokens (see sealNode). */
+export type PlainSnapshot = Omit<Snapshot, 'nodes'> & { nodes: PlainNode[] };
+
+function toPlainNode(n: RawNode): PlainNode {
   const [arch, subarch] = n.arch.split('/') as [string, string | undefined];
-  const node: Node = {
+  const node: PlainNode = {
     systemId: n.system_id,
     hostname: n.hostname,
     macs: n.macs.map((m) => tryParseMac(m)!),
@@ -149,13 +155,15 @@ function toNode(n: RawNode): Node {
   const uuid = tryParseUuid(n.uuid ?? undefined);
   if (uuid) node.uuid = uuid;
   if (n.status_reason) node.statusReason = n.status_reason;
-  if (n.token) {
-    node.token = {
-      consumerKey: new Secret(n.token.consumer_key),
-      tokenKey: new Secret(n.token.token_key),
-      tokenSecret: new Secret(n.token.token_secret),
-    };
-  }
+  if (n.token) node.token = { consumerKey: n.token.consumer_key, tokenKey: n.token.token_key, tokenSecret: n.token.token_secret };
+  return node;
+}
+
+/** Wrap a plain node's token parts in Secret, in place, and give it back as a Node. */
+export function sealNode(plain: PlainNode): Node {
+  const node = plain as unknown as Node;
+  const t = plain.token;
+  if (t) node.token = { consumerKey: new Secret(t.consumerKey), tokenKey: new Secret(t.tokenKey), tokenSecret: new Secret(t.tokenSecret) };
   return node;
 }
 
@@ -189,10 +197,10 @@ export function selectionKey(s: BootSelection): string {
 }
 
 /**
- * The steps of validating a snapshot; yields after every `slice` nodes so a caller can let other work run
- * (a 100,000-node region snapshot must not stall boot lookups). Returns the normalised snapshot.
+ * The steps of validating a snapshot; yields after every `slice` nodes so a caller can let other work run.
+ * Returns the normalised snapshot with plain-string tokens (a worker sends it back; sealNode wraps them).
  */
-export function* snapshotSteps(input: unknown, where: string, slice = 500): Generator<void, Snapshot> {
+export function* plainSnapshotSteps(input: unknown, where: string, slice = 500): Generator<void, PlainSnapshot> {
   const top = topSchema.safeParse(input);
   if (!top.success) {
     const problems = new Problems();
@@ -204,7 +212,7 @@ export function* snapshotSteps(input: unknown, where: string, slice = 500): Gene
   const seenMac = new Map<MacAddress, string>();
   const seenId = new Set<string>();
   const seenUuid = new Map<string, string>();
-  const nodes: Node[] = [];
+  const nodes: PlainNode[] = [];
   for (let i = 0; i < raw.nodes.length; i++) {
     if (i > 0 && i % slice === 0) yield;
     const r = nodeSchema.safeParse(raw.nodes[i]);
@@ -212,7 +220,7 @@ export function* snapshotSteps(input: unknown, where: string, slice = 500): Gene
       problems.addIssues(['nodes', i], r.error.issues);
       continue;
     }
-    const node = toNode(r.data);
+    const node = toPlainNode(r.data);
     for (const [j, mac] of node.macs.entries()) {
       const other = seenMac.get(mac);
       if (other !== undefined && other !== node.systemId) problems.add(`nodes[${i}].macs[${j}]: ${mac} already belongs to node ${other}`);
@@ -253,6 +261,16 @@ export function* snapshotSteps(input: unknown, where: string, slice = 500): Gene
     },
     bootSelections,
   };
+}
+
+/** plainSnapshotSteps followed by sealNode of every node (yielding every `slice` nodes there too). */
+export function* snapshotSteps(input: unknown, where: string, slice = 500): Generator<void, Snapshot> {
+  const plain = yield* plainSnapshotSteps(input, where, slice);
+  for (let i = 0; i < plain.nodes.length; i++) {
+    if (i > 0 && i % slice === 0) yield;
+    sealNode(plain.nodes[i]!);
+  }
+  return plain as unknown as Snapshot;
 }
 
 /**
