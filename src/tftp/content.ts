@@ -1,4 +1,4 @@
-import { OPCODE } from './packet.js';
+import { dataHeader, OPCODE } from './packet.js';
 
 /**
  * What a transfer sends: whole DATA packets (RFC 1350 §5) addressed by absolute 1-based block number
@@ -67,7 +67,7 @@ export class PrebuiltContent implements Content {
 
   packet(n: number): Buffer {
     const start = (n - 1) * this.#blksize;
-    if (start >= this.size) return header(n);
+    if (start >= this.size) return dataHeader(n);
     const at = (n - 1) * (this.#blksize + 4);
     return this.#packets.subarray(at, at + 4 + Math.min(this.#blksize, this.size - start));
   }
@@ -120,7 +120,7 @@ export class PacketContent implements Content {
   packet(n: number): Buffer | undefined {
     const start = (n - 1) * this.#blksize;
     // The closing block of a file whose size is a multiple of blksize is empty (RFC 1350 §6).
-    if (start >= this.size) return header(n);
+    if (start >= this.size) return dataHeader(n);
     const c = Math.floor((n - 1) / this.#perChunk);
     const chunk = this.#chunks.get(c) ?? this.#fetch(c);
     if (!chunk.buf) return undefined;
@@ -197,13 +197,6 @@ export class PacketContent implements Content {
     );
     return chunk;
   }
-}
-
-function header(n: number): Buffer {
-  const h = Buffer.allocUnsafe(4);
-  h.writeUInt16BE(OPCODE.data, 0);
-  h.writeUInt16BE(n & 0xffff, 2);
-  return h;
 }
 
 const CR = 0x0d;

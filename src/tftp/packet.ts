@@ -143,12 +143,17 @@ export function encodeOack(options: TftpOption[]): Buffer {
   return strings(OPCODE.oack, options.flat());
 }
 
-/** The 4-byte header of a DATA packet; the payload is sent beside it without copying. */
+/** Opcode + 16-bit block number: all of an ACK, the header of a DATA packet (block numbers roll over). */
+function opBlock(op: number, block: number): Buffer {
+  const b = Buffer.allocUnsafe(4);
+  b.writeUInt16BE(op, 0);
+  b.writeUInt16BE(block & 0xffff, 2);
+  return b;
+}
+
+/** The 4-byte header of a DATA packet (also a whole DATA packet for the empty last block). */
 export function dataHeader(block: number): Buffer {
-  const h = Buffer.allocUnsafe(4);
-  h.writeUInt16BE(OPCODE.data, 0);
-  h.writeUInt16BE(block & 0xffff, 2);
-  return h;
+  return opBlock(OPCODE.data, block);
 }
 
 /** A whole DATA packet (RFC 1350 §5). */
@@ -158,10 +163,7 @@ export function encodeData(block: number, data: Buffer): Buffer {
 
 /** ACK (RFC 1350 §5). */
 export function encodeAck(block: number): Buffer {
-  const b = Buffer.allocUnsafe(4);
-  b.writeUInt16BE(OPCODE.ack, 0);
-  b.writeUInt16BE(block & 0xffff, 2);
-  return b;
+  return opBlock(OPCODE.ack, block);
 }
 
 /** ERROR (RFC 1350 §5); the message is reduced to printable ASCII and kept short. */
