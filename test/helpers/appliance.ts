@@ -34,14 +34,32 @@ export interface TestAppliance {
   stop(): Promise<void>;
 }
 
-/** Write `inventory` and a config into a temp dir and start the appliance on 127.0.0.1, port 0. */
-export async function startTestAppliance(inventory: unknown, extraConfig: Record<string, unknown> = {}): Promise<TestAppliance> {
-  const dir = mkdtempSync(join(tmpdir(), 'edgeboot-it-'));
+/** A test appliance's folder: boot root, template overrides, inventory and config, all under one temp dir. */
+export interface ApplianceDir {
+  dir: string;
+  inventoryPath: string;
+  overrideDir: string;
+  bootRoot: string;
+  configPath: string;
+}
+
+/**
+ * Lay out a temp folder for an appliance on 127.0.0.1 (HTTP port 0, its own key and lease socket) and write
+ * `inventory` and the config; `config` keys override the defaults. `prepare` may fill boot_root first.
+ */
+export function writeApplianceDir(
+  prefix: string,
+  inventory: unknown,
+  config: Record<string, unknown>,
+  prepare?: (bootRoot: string) => void,
+): ApplianceDir {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   const inventoryPath = join(dir, 'inventory.yaml');
   const overrideDir = join(dir, 'templates');
   const bootRoot = join(dir, 'boot');
   mkdirSync(overrideDir);
   mkdirSync(bootRoot);
+  prepare?.(bootRoot);
   writeFileSync(inventoryPath, stringify(inventory));
   const configPath = join(dir, 'edgeboot.yaml');
   writeFileSync(
@@ -51,14 +69,22 @@ export async function startTestAppliance(inventory: unknown, extraConfig: Record
       boot_root: bootRoot,
       template_dirs: [overrideDir],
       http: { port: 0, listen: '127.0.0.1' },
-      tftp: { enabled: false },
       answers: { key_file: join(dir, 'key') },
       // Each test appliance gets its own lease socket, so parallel test files never share /run/edgeboot.
       dhcp: { lease_socket: join(dir, 'lease.sock') },
-      log: { level: 'debug' },
-      ...extraConfig,
+      ...config,
     }),
   );
+  return { dir, inventoryPath, overrideDir, bootRoot, configPath };
+}
+
+/** Write `inventory` and a config into a temp dir and start the appliance on 127.0.0.1, port 0. */
+export async function startTestAppliance(inventory: unknown, extraConfig: Record<string, unknown> = {}): Promise<TestAppliance> {
+  const { dir, inventoryPath, overrideDir, bootRoot, configPath } = writeApplianceDir('edgeboot-it-', inventory, {
+    tftp: { enabled: false },
+    log: { level: 'debug' },
+    ...extraConfig,
+  });
   const config = loadConfig(configPath, {});
   const log = new LogSink();
   const app = await startAppliance(config, createLogger('debug', log));

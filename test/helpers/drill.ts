@@ -1,15 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import type { BootTarget, Machine } from '../../bench/storm-machine.js';
 import { packageRoot } from '../../src/config/config.js';
 import type { Appliance } from '../../src/main.js';
 import type { TftpService } from '../../src/tftp/server.js';
-import { waitFor } from './appliance.js';
+import { waitFor, writeApplianceDir } from './appliance.js';
 
 /** Small boot payloads for drills: a loader for TFTP, kernel and initrd for HTTP, with their hashes. */
 export interface Payloads {
@@ -133,30 +131,12 @@ export interface ChildAppliance {
 
 /** Start `node dist/src/cli/edgeboot.js serve` (run `npm run build` first) with TFTP and HTTP on free ports. */
 export async function startChildAppliance(inventory: unknown, prepare: (bootRoot: string) => void, extraConfig: Record<string, unknown> = {}): Promise<ChildAppliance> {
-  const dir = mkdtempSync(join(tmpdir(), 'edgeboot-drill-'));
-  const bootRoot = join(dir, 'boot');
-  const overrideDir = join(dir, 'templates');
-  mkdirSync(bootRoot);
-  mkdirSync(overrideDir);
-  prepare(bootRoot);
-  const inventoryPath = join(dir, 'inventory.yaml');
-  writeFileSync(inventoryPath, stringify(inventory));
   const tftpPortNo = await freeUdpPort();
-  const configPath = join(dir, 'edgeboot.yaml');
-  writeFileSync(
-    configPath,
-    stringify({
-      inventory: inventoryPath,
-      boot_root: bootRoot,
-      template_dirs: [overrideDir],
-      loader_dirs: [],
-      tftp: { port: tftpPortNo },
-      http: { port: 0, listen: '127.0.0.1' },
-      answers: { key_file: join(dir, 'key') },
-      dhcp: { lease_intake: false },
-      log: { level: 'info' },
-      ...extraConfig,
-    }),
+  const { dir, bootRoot, inventoryPath, overrideDir, configPath } = writeApplianceDir(
+    'edgeboot-drill-',
+    inventory,
+    { loader_dirs: [], tftp: { port: tftpPortNo }, dhcp: { lease_intake: false }, log: { level: 'info' }, ...extraConfig },
+    prepare,
   );
   const child = spawn(process.execPath, [join(packageRoot(), 'dist/src/cli/edgeboot.js'), 'serve', '--config', configPath], {
     stdio: ['ignore', 'pipe', 'pipe'],
