@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BootArtefacts, ensureBootArtefacts, stageImage } from './lib/artefacts.js';
 import { dnsmasqArgs } from './lib/dnsmasq.js';
-import { type EdgebootRun, startEdgeboot } from './lib/edgeboot.js';
+import { type EdgebootRun, startEdgeboot, deployingDebianInventory } from './lib/edgeboot.js';
 import { type Lab, createLab } from './lib/lab.js';
 import { FIRMWARE, REPO_ROOT, edgebootCli } from './lib/paths.js';
 import { requireRoot, requireTools } from './lib/process.js';
@@ -46,26 +46,6 @@ beforeAll(async () => {
   requireTools(['qemu-system-x86_64', 'dnsmasq', 'dhcpd', 'kea-dhcp4', 'busybox', 'cpio', 'curl', 'ip', 'timeout', ...Object.values(FIRMWARE)]);
   artefacts = await ensureBootArtefacts((line) => console.log(line));
 }, 600_000);
-
-function inventory(mac: string, hostname: string) {
-  return {
-    config: { debian_archive: 'http://deb.debian.org/debian', metadata_url: 'http://region.invalid:5240/MAAS/metadata/' },
-    boot_selections: [{ os: 'debian', release: 'trixie', arches: ['amd64'], subarches: ['generic'], labels: ['stable'] }],
-    nodes: [
-      {
-        system_id: `dh${randomBytes(3).toString('hex')}`,
-        hostname,
-        macs: [mac],
-        arch: 'amd64/generic',
-        status: 'deploying',
-        osystem: 'debian',
-        release: 'trixie',
-        kernel_opts: 'console=ttyS0 panic=-1',
-        token: { consumer_key: 'ck-dhcp', token_key: 'tk-dhcp', token_secret: 'ts-dhcp' },
-      },
-    ],
-  };
-}
 
 /** Start the case's DHCP server in the lab namespace; returns a reader of its log. */
 async function startDhcp(c: BootCase, lab: Lab, edgeboot: EdgebootRun, mac: string, ip: string, env: NodeJS.ProcessEnv): Promise<() => Promise<string>> {
@@ -134,7 +114,7 @@ for (const c of CASES) {
         await writeFile(leaseHook, `#!/bin/sh\nEDGEBOOT_LEASE_SOCKET=${socket} EDGEBOOT_LEASE_SECRET_FILE=${secret} exec ${HOOK} "$@"\n`, { mode: 0o755 });
       }
       const dhcp = { lease_socket: socket, lease_secret_file: secret, lease_hook: leaseHook, proxy: c.mode === 'proxy' };
-      edgeboot = await startEdgeboot({ ns: lab.ns, dir: lab.dir, bootRoot, inventory: inventory(mac, hostname), extraConfig: { dhcp } });
+      edgeboot = await startEdgeboot({ ns: lab.ns, dir: lab.dir, bootRoot, inventory: deployingDebianInventory(mac, hostname, 'dhcp'), extraConfig: { dhcp } });
       await waitFor('edgeboot services', 10_000, async () => /lease intake listening/.test(await edgeboot.log()));
       if (c.mode === 'proxy') await waitFor('proxyDHCP', 10_000, async () => /proxyDHCP listening/.test(await edgeboot.log()));
       dhcpLog = await startDhcp(c, lab, edgeboot, mac, ip, { EDGEBOOT_LEASE_SOCKET: socket, EDGEBOOT_LEASE_SECRET_FILE: secret });

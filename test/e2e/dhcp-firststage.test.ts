@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BootArtefacts, ensureBootArtefacts, stageImage } from './lib/artefacts.js';
 import { dnsmasqArgs } from './lib/dnsmasq.js';
-import { type EdgebootRun, startEdgeboot } from './lib/edgeboot.js';
+import { type EdgebootRun, startEdgeboot, deployingDebianInventory } from './lib/edgeboot.js';
 import { type Lab, createLab } from './lib/lab.js';
 import { uniqueNetnsName } from './lib/netns.js';
 import { FIRMWARE, REPO_ROOT, edgebootCli } from './lib/paths.js';
@@ -37,26 +37,6 @@ beforeAll(async () => {
   requireTools(['qemu-system-x86_64', 'dnsmasq', 'busybox', 'cpio', 'curl', 'ip', 'timeout', '/usr/lib/ipxe/undionly.kpxe', ...Object.values(FIRMWARE)]);
   artefacts = await ensureBootArtefacts((line) => console.log(line));
 }, 600_000);
-
-function inventory(mac: string, hostname: string) {
-  return {
-    config: { debian_archive: 'http://deb.debian.org/debian', metadata_url: 'http://region.invalid:5240/MAAS/metadata/' },
-    boot_selections: [{ os: 'debian', release: 'trixie', arches: ['amd64'], subarches: ['generic'], labels: ['stable'] }],
-    nodes: [
-      {
-        system_id: `fs${randomBytes(3).toString('hex')}`,
-        hostname,
-        macs: [mac],
-        arch: 'amd64/generic',
-        status: 'deploying',
-        osystem: 'debian',
-        release: 'trixie',
-        kernel_opts: 'console=ttyS0 panic=-1',
-        token: { consumer_key: 'ck-first', token_key: 'tk-first', token_secret: 'ts-first' },
-      },
-    ],
-  };
-}
 
 /** The JSON lines of a log that parse, skipping anything else. */
 function jsonLines(text: string): Array<Record<string, unknown>> {
@@ -108,7 +88,7 @@ describe('a plain-PXE first stage: undionly.kpxe by TFTP, then boot.ipxe over HT
     lab = await createLab({ subnet: GUEST_SUBNET });
     const bootRoot = join(lab.dir, 'boot');
     await stageImage(bootRoot, { os: 'debian', release: 'trixie' }, artefacts);
-    edgeboot = await startEdgeboot({ ns: lab.ns, dir: lab.dir, bootRoot, tftpPort: 69, inventory: inventory(mac, hostname) });
+    edgeboot = await startEdgeboot({ ns: lab.ns, dir: lab.dir, bootRoot, tftpPort: 69, inventory: deployingDebianInventory(mac, hostname, 'first') });
 
     // dnsmasq's configuration: the generated snippet, a range and the fixed lease (lib/dnsmasq.ts), nothing else.
     const gen = spawnSync('node', [edgebootCli(), 'dhcp-config', '--server', 'dnsmasq', '--server-address', lab.ns.serverIp, '--no-hook', '--config', edgeboot.configFile], {

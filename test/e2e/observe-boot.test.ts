@@ -5,7 +5,7 @@ import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BootArtefacts, ensureBootArtefacts, stageImage } from './lib/artefacts.js';
 import { type Dnsmasq, startDnsmasq } from './lib/dnsmasq.js';
-import { type EdgebootRun, startEdgeboot } from './lib/edgeboot.js';
+import { type EdgebootRun, startEdgeboot, deployingDebianInventory } from './lib/edgeboot.js';
 import { type Lab, createLab } from './lib/lab.js';
 import { REPO_ROOT } from './lib/paths.js';
 import { requireRoot, requireTools } from './lib/process.js';
@@ -38,25 +38,6 @@ beforeAll(async () => {
   artefacts = await ensureBootArtefacts((line) => console.log(line));
 }, 600_000);
 
-function inventory(mac: string, hostname: string) {
-  return {
-    config: { debian_archive: 'http://deb.debian.org/debian', metadata_url: 'http://region.invalid:5240/MAAS/metadata/' },
-    nodes: [
-      {
-        system_id: `ob${randomBytes(3).toString('hex')}`,
-        hostname,
-        macs: [mac],
-        arch: 'amd64/generic',
-        status: 'deploying',
-        osystem: 'debian',
-        release: 'trixie',
-        kernel_opts: 'console=ttyS0 panic=-1',
-        token: { consumer_key: 'ck-observe', token_key: 'tk-observe', token_secret: 'ts-observe' },
-      },
-    ],
-  };
-}
-
 /** A lab with edgeboot (TFTP on 69, lease intake) and dnsmasq handing every client `bootFile` by TFTP. */
 async function startRack(subnet: string, mac: string, ip: string, hostname: string, bootFile: string) {
   const lab = await createLab({ subnet });
@@ -69,7 +50,7 @@ async function startRack(subnet: string, mac: string, ip: string, hostname: stri
     dir: lab.dir,
     bootRoot,
     tftpPort: 69,
-    inventory: inventory(mac, hostname),
+    inventory: deployingDebianInventory(mac, hostname, 'observe'),
     extraConfig: { dhcp: { lease_socket: socket, lease_secret_file: secret, lease_hook: HOOK } },
   });
   await waitFor('lease intake', 10_000, async () => /lease intake listening/.test(await edgeboot.log()));

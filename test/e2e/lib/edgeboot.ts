@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -83,4 +84,28 @@ export async function startEdgeboot(o: EdgebootOptions): Promise<EdgebootRun> {
     return r.code === 0;
   });
   return { process: proc, baseUrl, bootIpxeUrl: `${baseUrl}/boot.ipxe`, configFile, inventoryFile, bootRoot, logFile, log };
+}
+
+/**
+ * An inventory with one node deploying Debian trixie (the d-i preseed path), booting on the serial console;
+ * `tag` names the test in its system_id and token parts (`ck-<tag>`, `tk-<tag>`, `ts-<tag>`).
+ */
+export function deployingDebianInventory(mac: string, hostname: string, tag: string): Record<string, unknown> {
+  return {
+    config: { debian_archive: 'http://deb.debian.org/debian', metadata_url: 'http://region.invalid:5240/MAAS/metadata/' },
+    boot_selections: [{ os: 'debian', release: 'trixie', arches: ['amd64'], subarches: ['generic'], labels: ['stable'] }],
+    nodes: [
+      {
+        system_id: `${tag}${randomBytes(3).toString('hex')}`,
+        hostname,
+        macs: [mac],
+        arch: 'amd64/generic',
+        status: 'deploying',
+        osystem: 'debian',
+        release: 'trixie',
+        kernel_opts: 'console=ttyS0 panic=-1',
+        token: { consumer_key: `ck-${tag}`, token_key: `tk-${tag}`, token_secret: `ts-${tag}` },
+      },
+    ],
+  };
 }
