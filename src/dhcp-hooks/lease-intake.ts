@@ -9,23 +9,17 @@ import type { Node } from '../core/node.js';
 import type { Service } from '../core/service.js';
 import type { SystemUuid } from '../core/uuid.js';
 import type { DiscoveryLog } from '../sync/discoveries.js';
-import type { LeaseBook } from '../sync/lease-book.js';
+import type { LeaseBook, LeaseFacts } from '../sync/lease-book.js';
 import { parseClientUuid } from './client-facts.js';
 import { archName } from './dhcp-options.js';
 import { loadOrCreateLeaseSecret, secretMatches } from './lease-secret.js';
 
-/** A validated lease event. */
-export interface AcceptedLease {
+/** A validated lease event: the lease facts plus which server sent it and what happened. */
+export interface AcceptedLease extends LeaseFacts {
   server: string;
   event: string;
   /** False for release/expiry/decline: the address is no longer the client's. */
   active: boolean;
-  mac: MacAddress;
-  ip: string;
-  hostname?: string;
-  arch?: string;
-  vendorClass?: string;
-  userClass?: string;
   uuid?: SystemUuid;
 }
 

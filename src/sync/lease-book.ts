@@ -13,6 +13,9 @@ export interface Lease {
   lastSeen: number;
 }
 
+/** What a lease event tells about a client (a Lease without the bookkeeping times). */
+export type LeaseFacts = Omit<Lease, 'firstSeen' | 'lastSeen'>;
+
 /** IPs leased to each MAC (bounded), for answer-URL binding and the hex-IP pxelinux lookup. */
 export class LeaseBook {
   readonly #byMac = new Map<MacAddress, Lease[]>();
@@ -25,7 +28,7 @@ export class LeaseBook {
   }
 
   /** Record a lease event; returns the stored lease. */
-  record(l: Omit<Lease, 'firstSeen' | 'lastSeen'>, now = Date.now()): Lease {
+  record(l: LeaseFacts, now = Date.now()): Lease {
     const list = this.#byMac.get(l.mac) ?? [];
     let lease = list.find((x) => x.ip === l.ip);
     if (lease) {
