@@ -118,7 +118,7 @@ export class BootService {
     }
     this.#o.events?.emitBootEvent({
       kind: isAnswerKind(req.kind) ? 'answer-fetched' : 'script-served',
-      mac: req.mac ?? node?.macs[0],
+      mac,
       systemId: node?.systemId,
       detail: `${req.kind} ${result.decision.purpose} via ${req.via}`,
     });

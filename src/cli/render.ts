@@ -31,7 +31,8 @@ export async function runRender(v: Record<string, unknown>, configPath: string):
       `why:       ${ex.decision.reason}`,
       `kind:      ${kind}`,
       'tried:',
-      ...ex.resolution.tried.map((t) => `  ${t.name === ex.resolution.chosen?.name && t.layer === ex.resolution.tried.at(-1)?.layer ? '*' : '-'} ${t.layer}/${kind}/${t.name}.eta`),
+      // Resolution stops at the chosen template, so when there is one it is the last name tried.
+      ...ex.resolution.tried.map((t, i, all) => `  ${ex.resolution.chosen && i === all.length - 1 ? '*' : '-'} ${t.layer}/${kind}/${t.name}.eta`),
       `chosen:    ${ex.resolution.chosen?.origin ?? 'none'}`,
       '---',
     ];
