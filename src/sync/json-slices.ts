@@ -87,16 +87,24 @@ function define(o: Record<string, unknown>, key: string, value: unknown): void {
   Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
+/** What walkObjectSteps reports, in document order. */
+export interface ObjectVisitor {
+  /** A member whose value is not an array. */
+  value(key: string, value: unknown): void;
+  /** A member whose value is an array begins; its elements follow. */
+  arrayStart(key: string): void;
+  /** Element `index` of the array member `key`. */
+  element(key: string, index: number, value: unknown): void;
+}
+
 /**
- * Parse JSON in steps, yielding between array elements of the top-level object so a large region snapshot
- * never blocks the event loop for long. Gives exactly what JSON.parse gives, and throws SyntaxError where it would.
+ * Walk a top-level JSON object member by member, handing each element of an array member over on its own
+ * (each is JSON.parse'd separately, so no document-sized string or tree is ever built). Yields after about
+ * every `sliceBytes` of elements. Throws SyntaxError where JSON.parse would; the input must begin with `{`.
  */
-export function* jsonSteps(input: Buffer | string, sliceBytes = 128 * 1024): Generator<void, unknown> {
-  const buf = typeof input === 'string' ? Buffer.from(input) : input;
+export function* walkObjectSteps(buf: Buffer, visit: ObjectVisitor, sliceBytes = Number.MAX_SAFE_INTEGER): Generator<void, void> {
   const s = new Scanner(buf);
-  if (buf.length <= sliceBytes || s.peek() !== '{') return JSON.parse(buf.toString('utf8'));
-  s.pos++;
-  const out: Record<string, unknown> = {};
+  s.expect('{');
   let budget = sliceBytes;
   if (s.peek() === '}') s.pos++;
   else {
@@ -109,12 +117,12 @@ export function* jsonSteps(input: Buffer | string, sliceBytes = 128 * 1024): Gen
       s.expect(':');
       if (s.peek() === '[') {
         s.pos++;
-        const arr: unknown[] = [];
+        visit.arrayStart(key);
         if (s.peek() === ']') s.pos++;
         else {
-          for (;;) {
+          for (let index = 0; ; index++) {
             const before = s.pos;
-            arr.push(s.value());
+            visit.element(key, index, s.value());
             budget -= s.pos - before;
             if (budget <= 0) {
               budget = sliceBytes;
@@ -126,9 +134,8 @@ export function* jsonSteps(input: Buffer | string, sliceBytes = 128 * 1024): Gen
             if (next !== ',') throw syntax(s.pos - 1, 'expected "," or "]"');
           }
         }
-        define(out, key, arr);
       } else {
-        define(out, key, s.value());
+        visit.value(key, s.value());
       }
       const next = s.peek();
       s.pos++;
@@ -138,6 +145,30 @@ export function* jsonSteps(input: Buffer | string, sliceBytes = 128 * 1024): Gen
   }
   s.skipWs();
   if (s.pos !== buf.length) throw syntax(s.pos, 'unexpected text after JSON');
+}
+
+/** True when the JSON text in `buf` is an object (its first non-blank byte is `{`). */
+export function isJsonObject(buf: Buffer): boolean {
+  return new Scanner(buf).peek() === '{';
+}
+
+/**
+ * Parse JSON in steps, yielding between array elements of the top-level object so a large region snapshot
+ * never blocks the event loop for long. Gives exactly what JSON.parse gives, and throws SyntaxError where it would.
+ */
+export function* jsonSteps(input: Buffer | string, sliceBytes = 128 * 1024): Generator<void, unknown> {
+  const buf = typeof input === 'string' ? Buffer.from(input) : input;
+  if (buf.length <= sliceBytes || !isJsonObject(buf)) return JSON.parse(buf.toString('utf8'));
+  const out: Record<string, unknown> = {};
+  yield* walkObjectSteps(
+    buf,
+    {
+      value: (key, value) => define(out, key, value),
+      arrayStart: (key) => define(out, key, []),
+      element: (key, _index, value) => (out[key] as unknown[]).push(value),
+    },
+    sliceBytes,
+  );
   return out;
 }
 

@@ -1,36 +1,11 @@
 import type { MacAddress } from '../core/mac.js';
 import type { Node, Snapshot } from '../core/node.js';
+import { indexSteps, lookUp, type NodeIndexTables } from './node-index.js';
 import type { NodeQuery, NodeSource } from './node-source.js';
-
-const SHARDS = 32;
-
-/**
- * A string-keyed map split over a few Maps by the key's last characters, so growing it never rehashes
- * 100,000 entries in one go (a pause a sliced swap cannot split).
- */
-class ShardedIndex {
-  readonly #shards = Array.from({ length: SHARDS }, () => new Map<string, Node>());
-
-  #shard(key: string): Map<string, Node> {
-    let h = 0;
-    for (let i = 0; i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) | 0;
-    return this.#shards[(h >>> 0) % SHARDS]!;
-  }
-
-  get(key: string): Node | undefined {
-    return this.#shard(key).get(key);
-  }
-
-  set(key: string, node: Node): void {
-    this.#shard(key).set(key, node);
-  }
-}
 
 interface Indexed {
   snapshot: Snapshot;
-  byMac: ShardedIndex;
-  byUuid: ShardedIndex;
-  bySystemId: ShardedIndex;
+  tables: NodeIndexTables;
   loadedAt: number;
   /** Last time the source said this snapshot is still current (a 304 from the region). */
   confirmedAt: number;
@@ -62,50 +37,37 @@ export class NodeStore implements NodeSource {
 
   /** Replace the whole snapshot with an already validated one. */
   swap(snapshot: Snapshot, source: string): void {
-    const steps = this.#index(snapshot, Number.MAX_SAFE_INTEGER);
+    const steps = indexSteps(snapshot.nodes);
     let r = steps.next();
     while (!r.done) r = steps.next();
-    this.#install(r.value, source);
+    this.install(snapshot, r.value, source);
   }
 
   /**
-   * Like swap, but builds the new indexes in slices, yielding to the event loop between them;
+   * Like swap, but builds the lookup tables in slices, yielding to the event loop between them;
    * lookups keep answering from the old snapshot until the new one is complete.
    */
   async swapInSlices(snapshot: Snapshot, source: string, slice = 5000): Promise<void> {
-    const steps = this.#index(snapshot, slice);
+    const steps = indexSteps(snapshot.nodes, slice);
     let r = steps.next();
     while (!r.done) {
       await new Promise<void>((resolve) => setImmediate(resolve));
       r = steps.next();
     }
-    this.#install(r.value, source);
+    this.install(snapshot, r.value, source);
+  }
+
+  /** Replace the whole snapshot with one whose tables were built already (node-index.ts, e.g. on the region worker). */
+  install(snapshot: Snapshot, tables: NodeIndexTables, source: string): void {
+    const now = this.#now();
+    this.#current = { snapshot, tables, loadedAt: now, confirmedAt: now };
+    this.source = source;
+    for (const fn of this.#listeners) fn(snapshot);
   }
 
   /** Record that the source confirmed the snapshot in force is still current (e.g. HTTP 304). */
   confirm(): void {
     if (this.#current) this.#current.confirmedAt = this.#now();
-  }
-
-  *#index(snapshot: Snapshot, slice: number): Generator<void, Indexed> {
-    const byMac = new ShardedIndex();
-    const byUuid = new ShardedIndex();
-    const bySystemId = new ShardedIndex();
-    let i = 0;
-    for (const node of snapshot.nodes) {
-      if (++i % slice === 0) yield;
-      for (const mac of node.macs) byMac.set(mac, node);
-      if (node.uuid) byUuid.set(node.uuid, node);
-      bySystemId.set(node.systemId, node);
-    }
-    return { snapshot, byMac, byUuid, bySystemId, loadedAt: 0, confirmedAt: 0 };
-  }
-
-  #install(indexed: Indexed, source: string): void {
-    const now = this.#now();
-    this.#current = { ...indexed, loadedAt: now, confirmedAt: now };
-    this.source = source;
-    for (const fn of this.#listeners) fn(indexed.snapshot);
   }
 
   /** Call `fn` after every swap. */
@@ -118,12 +80,21 @@ export class NodeStore implements NodeSource {
   find(q: NodeQuery): Node | undefined {
     const cur = this.#current;
     if (!cur) return undefined;
-    return (
-      (q.mac && cur.byMac.get(q.mac)) ||
-      (q.uuid && cur.byUuid.get(q.uuid)) ||
-      (q.systemId && cur.bySystemId.get(q.systemId)) ||
-      undefined
-    );
+    const nodes = cur.snapshot.nodes;
+    let pos = -1;
+    if (q.mac) {
+      const mac = q.mac;
+      pos = lookUp(cur.tables.mac, mac, (p) => nodes[p]!.macs.includes(mac));
+    }
+    if (pos < 0 && q.uuid) {
+      const uuid = q.uuid;
+      pos = lookUp(cur.tables.uuid, uuid, (p) => nodes[p]!.uuid === uuid);
+    }
+    if (pos < 0 && q.systemId) {
+      const id = q.systemId;
+      pos = lookUp(cur.tables.systemId, id, (p) => nodes[p]!.systemId === id);
+    }
+    return pos < 0 ? undefined : nodes[pos];
   }
 
   async lookup(q: NodeQuery): Promise<Node | undefined> {
@@ -132,7 +103,7 @@ export class NodeStore implements NodeSource {
 
   /** The node owning `mac`, if any. */
   byMac(mac: MacAddress): Node | undefined {
-    return this.#current?.byMac.get(mac);
+    return this.find({ mac });
   }
 
   /** The snapshot in force, or undefined when none was ever loaded. */

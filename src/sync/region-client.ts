@@ -38,10 +38,17 @@ export class RegionClient {
   readonly #base: URL;
   #token: string | undefined;
   #agent: HttpAgent | HttpsAgent | undefined;
+  /** The first load of the credentials while it runs: concurrent first requests share it (a second load would destroy the agent under the first). */
+  #loading: Promise<void> | undefined;
 
   constructor(options: RegionClientOptions) {
     this.#o = options;
     this.#base = new URL(options.url.endsWith('/') ? options.url : `${options.url}/`);
+  }
+
+  /** What this client was made from (plain data: the region worker builds its own client from it). */
+  get options(): RegionClientOptions {
+    return { ...this.#o };
   }
 
   /** The region's URL, safe to log. */
@@ -86,7 +93,12 @@ export class RegionClient {
     path: string,
     options: { headers?: Record<string, string>; body?: string; signal?: AbortSignal; waitSeconds?: number },
   ): Promise<IncomingMessage> {
-    if (!this.#token) await this.loadCredentials();
+    if (!this.#token) {
+      this.#loading ??= this.loadCredentials().finally(() => {
+        this.#loading = undefined;
+      });
+      await this.#loading;
+    }
     const url = this.#url(path);
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     const headers: Record<string, string> = { accept: 'application/json', ...options.headers, authorization: `Bearer ${this.#token}` };

@@ -1,16 +1,18 @@
 import type { Logger } from 'pino';
-import { hasCode, messageOf } from '../core/errors.js';
+import { messageOf } from '../core/errors.js';
 import type { Counter, MetricsRegistry } from '../core/metrics.js';
 import type { Node } from '../core/node.js';
 import type { RegionClient } from './region-client.js';
+import { type LoadedSnapshot, type SnapshotFetcher, snapshotFetcher } from './region-fetcher.js';
 import { backoffMs, FAILURE_LINES, type RegionFailure, RegionError } from './region-error.js';
 import type { NodeQuery, SnapshotFeed } from './node-source.js';
 import type { NodeStore } from './node-store.js';
-import { type LoadedSnapshot, loadSnapshot } from './snapshot-loader.js';
 
 /** How the follower talks to the region and paces itself. */
 export interface RegionSourceOptions {
   client: RegionClient;
+  /** How snapshots are fetched and checked; defaults to the region worker thread (region-fetcher.ts). */
+  fetcher?: SnapshotFetcher;
   store: NodeStore;
   log: Logger;
   /** How long the region may hold a poll when nothing changed (`?wait=`). */
@@ -43,6 +45,7 @@ export interface RegionHealth {
 export class RegionSource implements SnapshotFeed {
   readonly #o: RegionSourceOptions;
   readonly #now: () => number;
+  readonly #fetcher: SnapshotFetcher;
   #requests: Counter | undefined;
   #etag: string | undefined;
   #state: RegionState = 'starting';
@@ -62,6 +65,7 @@ export class RegionSource implements SnapshotFeed {
   constructor(options: RegionSourceOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
+    this.#fetcher = options.fetcher ?? snapshotFetcher(options.client, { warn: (m) => options.log.warn(m) });
   }
 
   /** Add the region series to /metrics (no label ever carries the URL's credentials or the token). */
@@ -133,25 +137,21 @@ export class RegionSource implements SnapshotFeed {
   /** One snapshot request: swap on a new valid snapshot, confirm freshness on 304, throw RegionError otherwise. */
   async #pollOnce(signal?: AbortSignal): Promise<'changed' | 'unchanged'> {
     const c = this.#o.client;
-    const answer = await c.fetchSnapshot({ etag: this.#etag, waitSeconds: this.#o.waitSeconds ?? 30, signal });
+    const where = `region snapshot from ${c.where} (cluster ${c.clusterId})`;
+    // Fetched, parsed and validated off this thread (region-fetcher.ts); only changed nodes and the index work land here.
+    const answer = await this.#fetcher.poll({ etag: this.#etag, waitSeconds: this.#o.waitSeconds ?? 30, where, previous: this.#loaded, signal });
     if (answer.kind === 'unchanged') {
       this.#o.store.confirm();
       this.#noteSuccess('not_modified');
       return 'unchanged';
     }
-    const where = `region snapshot from ${c.where} (cluster ${c.clusterId})`;
-    try {
-      // Parsed and validated on a worker thread (snapshot-loader.ts); only small chunks and the index work land here.
-      const loaded = await loadSnapshot(answer.body, where, { previous: this.#loaded });
-      const { snapshot } = loaded;
-      if (!snapshot.version) snapshot.version = answer.etag ?? '';
-      await this.#o.store.swapInSlices(snapshot, `region:${c.where}`, 1000);
-      this.#loaded = loaded;
-      this.#o.log.info({ nodes: snapshot.nodes.length, version: snapshot.version, bytes: answer.bytes }, 'region snapshot loaded');
-    } catch (err) {
-      if (hasCode(err, 'E_SNAPSHOT')) throw new RegionError('malformed', err.message, { cause: err });
-      throw err;
-    }
+    const { snapshot } = answer.loaded;
+    if (!snapshot.version) snapshot.version = answer.etag ?? '';
+    const source = `region:${c.where}`;
+    if (answer.loaded.tables) this.#o.store.install(snapshot, answer.loaded.tables, source);
+    else await this.#o.store.swapInSlices(snapshot, source, 1000);
+    this.#loaded = answer.loaded;
+    this.#o.log.info({ nodes: snapshot.nodes.length, version: snapshot.version, bytes: answer.bytes }, 'region snapshot loaded');
     this.#etag = answer.etag;
     this.#noteSuccess('ok');
     return 'changed';
@@ -199,6 +199,7 @@ export class RegionSource implements SnapshotFeed {
         this.#noteFailure(err);
         return;
       }
+      this.#fetcher.reset();
       this.#kicked = true;
       this.#abort?.abort();
       this.#wake?.();
@@ -235,6 +236,7 @@ export class RegionSource implements SnapshotFeed {
     this.#abort?.abort();
     this.#wake?.();
     await this.#loop?.catch(() => undefined);
+    this.#fetcher.close();
     this.#o.client.close();
   }
 }

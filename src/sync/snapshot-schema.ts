@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { EdgebootError } from '../core/errors.js';
-import { type MacAddress, tryParseMac } from '../core/mac.js';
+import { tryParseMac } from '../core/mac.js';
 import { type BootSelection, DEFAULT_CLUSTER_CONFIG, type Node, type Snapshot } from '../core/node.js';
 import { Secret } from '../core/secret.js';
 import { tryParseUuid } from '../core/uuid.js';
+import { IndexBuilder, type NodeIndexTables } from './node-index.js';
 
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 const WORD = /^[a-z0-9][a-z0-9._+-]*$/i;
@@ -197,8 +198,91 @@ export function selectionKey(s: BootSelection): string {
 }
 
 /**
- * The steps of validating a snapshot; yields after every `slice` nodes so a caller can let other work run.
- * Returns the normalised snapshot with plain-string tokens (a worker sends it back; sealNode wraps them).
+ * Validates a snapshot node by node, then the rest of it; collects every problem (with its path) and
+ * throws them together at the end, so a bad snapshot is rejected whole. Duplicate MACs, UUIDs and
+ * system_ids are found with the lookup tables the store will use (node-index.ts), which come out as a
+ * by-product. Used on a parsed document (plainSnapshotSteps) and on a stream of nodes (the region worker).
+ */
+export class SnapshotChecker {
+  readonly #where: string;
+  readonly #problems = new Problems();
+  readonly #index = new IndexBuilder();
+
+  constructor(where: string) {
+    this.#where = where;
+  }
+
+  /** Record a problem found outside the schema (e.g. by the caller's parser). */
+  problem(line: string): void {
+    this.#problems.add(line);
+  }
+
+  /** Validate and normalise `raw`, element `i` of `nodes`; undefined (and the problems noted) when it is bad. */
+  node(raw: unknown, i: number): PlainNode | undefined {
+    const r = nodeSchema.safeParse(raw);
+    if (!r.success) {
+      this.#problems.addIssues(['nodes', i], r.error.issues);
+      return undefined;
+    }
+    const node = toPlainNode(r.data);
+    const taken = this.#index.add(node);
+    taken.macs.forEach((other, j) => {
+      if (other >= 0 && this.#index.systemIdAt(other) !== node.systemId) {
+        this.#problems.add(`nodes[${i}].macs[${j}]: ${node.macs[j]} already belongs to node ${this.#index.systemIdAt(other)}`);
+      }
+    });
+    if (taken.systemId >= 0) this.#problems.add(`nodes[${i}].system_id: ${node.systemId} appears twice`);
+    if (taken.uuid >= 0) this.#problems.add(`nodes[${i}].uuid: ${node.uuid} already belongs to node ${this.#index.systemIdAt(taken.uuid)}`);
+    return node;
+  }
+
+  /**
+   * Check everything but the nodes (`top` is the snapshot object with or without its `nodes`) and throw
+   * E_SNAPSHOT listing every problem found so far; otherwise the normalised head.
+   */
+  finish(top: unknown): Omit<PlainSnapshot, 'nodes'> {
+    const parsed = topSchema.safeParse(top);
+    if (!parsed.success) {
+      this.#problems.addIssues([], parsed.error.issues);
+      this.#problems.throwIfAny(this.#where);
+    }
+    const raw = parsed.data!;
+    const bootSelections: BootSelection[] = [];
+    const seenSel = new Set<string>();
+    raw.boot_selections.forEach((entry, i) => {
+      for (const sel of toSelections(entry, i, this.#problems)) {
+        const k = selectionKey(sel);
+        if (seenSel.has(k)) this.#problems.add(`boot_selections[${i}]: ${k} is selected twice`);
+        seenSel.add(k);
+        bootSelections.push(sel);
+      }
+    });
+    this.#problems.throwIfAny(this.#where);
+    const c = raw.config;
+    return {
+      version: raw.version === undefined ? '' : String(raw.version),
+      config: {
+        mainArchive: c.main_archive || DEFAULT_CLUSTER_CONFIG.mainArchive,
+        portsArchive: c.ports_archive || DEFAULT_CLUSTER_CONFIG.portsArchive,
+        debianArchive: c.debian_archive || DEFAULT_CLUSTER_CONFIG.debianArchive,
+        httpProxy: c.http_proxy ?? '',
+        commissioningOsystem: c.commissioning_osystem ?? DEFAULT_CLUSTER_CONFIG.commissioningOsystem,
+        commissioningRelease: c.commissioning_release ?? DEFAULT_CLUSTER_CONFIG.commissioningRelease,
+        metadataUrl: c.metadata_url ?? '',
+      },
+      bootSelections,
+    };
+  }
+
+  /** The lookup tables of the nodes accepted so far, in the order they were given. */
+  tables(): NodeIndexTables {
+    return this.#index.tables();
+  }
+}
+
+/**
+ * The steps of validating a parsed snapshot; yields after every `slice` nodes so a caller can let other
+ * work run. Returns the normalised snapshot with plain-string tokens (sealNode wraps them).
  */
 export function* plainSnapshotSteps(input: unknown, where: string, slice = 500): Generator<void, PlainSnapshot> {
   const top = topSchema.safeParse(input);
@@ -207,60 +291,15 @@ export function* plainSnapshotSteps(input: unknown, where: string, slice = 500):
     problems.addIssues([], top.error.issues);
     problems.throwIfAny(where);
   }
-  const raw = top.data!;
-  const problems = new Problems();
-  const seenMac = new Map<MacAddress, string>();
-  const seenId = new Set<string>();
-  const seenUuid = new Map<string, string>();
+  const { nodes: rawNodes, ...rest } = top.data!;
+  const checker = new SnapshotChecker(where);
   const nodes: PlainNode[] = [];
-  for (let i = 0; i < raw.nodes.length; i++) {
+  for (let i = 0; i < rawNodes.length; i++) {
     if (i > 0 && i % slice === 0) yield;
-    const r = nodeSchema.safeParse(raw.nodes[i]);
-    if (!r.success) {
-      problems.addIssues(['nodes', i], r.error.issues);
-      continue;
-    }
-    const node = toPlainNode(r.data);
-    for (const [j, mac] of node.macs.entries()) {
-      const other = seenMac.get(mac);
-      if (other !== undefined && other !== node.systemId) problems.add(`nodes[${i}].macs[${j}]: ${mac} already belongs to node ${other}`);
-      seenMac.set(mac, node.systemId);
-    }
-    if (seenId.has(node.systemId)) problems.add(`nodes[${i}].system_id: ${node.systemId} appears twice`);
-    seenId.add(node.systemId);
-    if (node.uuid) {
-      const other = seenUuid.get(node.uuid);
-      if (other !== undefined) problems.add(`nodes[${i}].uuid: ${node.uuid} already belongs to node ${other}`);
-      seenUuid.set(node.uuid, node.systemId);
-    }
-    nodes.push(node);
+    const node = checker.node(rawNodes[i], i);
+    if (node) nodes.push(node);
   }
-  const bootSelections: BootSelection[] = [];
-  const seenSel = new Set<string>();
-  raw.boot_selections.forEach((entry, i) => {
-    for (const sel of toSelections(entry, i, problems)) {
-      const k = selectionKey(sel);
-      if (seenSel.has(k)) problems.add(`boot_selections[${i}]: ${k} is selected twice`);
-      seenSel.add(k);
-      bootSelections.push(sel);
-    }
-  });
-  problems.throwIfAny(where);
-  const c = raw.config;
-  return {
-    version: raw.version === undefined ? '' : String(raw.version),
-    nodes,
-    config: {
-      mainArchive: c.main_archive || DEFAULT_CLUSTER_CONFIG.mainArchive,
-      portsArchive: c.ports_archive || DEFAULT_CLUSTER_CONFIG.portsArchive,
-      debianArchive: c.debian_archive || DEFAULT_CLUSTER_CONFIG.debianArchive,
-      httpProxy: c.http_proxy ?? '',
-      commissioningOsystem: c.commissioning_osystem ?? DEFAULT_CLUSTER_CONFIG.commissioningOsystem,
-      commissioningRelease: c.commissioning_release ?? DEFAULT_CLUSTER_CONFIG.commissioningRelease,
-      metadataUrl: c.metadata_url ?? '',
-    },
-    bootSelections,
-  };
+  return { ...checker.finish(rest), nodes };
 }
 
 /** plainSnapshotSteps followed by sealNode of every node (yielding every `slice` nodes there too). */

@@ -1,0 +1,243 @@
+/**
+ * The region helper process: the rack's snapshot link to the region. It owns its own RegionClient (its own
+ * keep-alive connection, its own copy of the token, read from the token file here), so a snapshot's bytes
+ * are received, JSON-parsed, validated, normalised, digested and indexed (node-index.ts) in this process;
+ * the edgeboot process only gets the lookup tables and the nodes that changed, in small chunks, one per
+ * request. A node identical to one of the previous load (same digest) travels as that node's position: the
+ * edgeboot process keeps its object instead of building a new one. Failures travel as the RegionError's
+ * kind and message (never the token); nothing is logged here.
+ *
+ * It is a process rather than a worker thread so that all of its threads, V8's garbage collector and
+ * compiler threads included, run at a low priority: on a small machine they would otherwise take the CPU
+ * from the thread that answers boot requests.
+ *
+ * Protocol (region-fetcher.ts, over the IPC channel): `init`, then per poll: `poll` → `unchanged` | `error` |
+ * `head`, then `more` → `nodes` until every node was sent. The edgeboot process replaces this helper after
+ * each new snapshot (the memory of the parse goes with it) and on abort; it exits when the channel closes.
+ */
+import { hash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
+import { hasCode, messageOf } from '../core/errors.js';
+import { isJsonObject, walkObjectSteps } from './json-slices.js';
+import { HashSlots, type NodeIndexTables } from './node-index.js';
+import { RegionClient } from './region-client.js';
+import { RegionError } from './region-error.js';
+import { DIGEST_BYTES, type RegionWorkerInput, type RegionWorkerReply, type RegionWorkerRequest } from './region-fetcher.js';
+import { type PlainNode, type PlainSnapshot, SnapshotChecker } from './snapshot-schema.js';
+
+/** Whether this process runs under SCHED_IDLE (policy 5, field 41 of /proc/self/stat). */
+function isIdlePolicy(): boolean {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38] === '5';
+  } catch {
+    return false;
+  }
+}
+
+/** Lower the priority of every thread of this process (on Linux a nice value is per thread); false if refused. */
+function lowerPriority(nice: number): boolean {
+  let tids: string[];
+  try {
+    tids = readdirSync('/proc/self/task');
+  } catch {
+    tids = ['0'];
+  }
+  let ok = true;
+  for (const tid of tids) {
+    try {
+      setPriority(Number(tid), nice);
+    } catch {
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+const send = (m: RegionWorkerReply) => process.send!(m);
+let input: RegionWorkerInput;
+let client: RegionClient;
+
+/** Digests of the previous load's nodes, found by digest: the position of an unchanged node there. */
+class KnownNodes {
+  readonly #digests: Buffer;
+  readonly #slots = new HashSlots();
+
+  constructor(digests: Uint8Array | undefined) {
+    this.#digests = digests ? Buffer.from(digests.buffer, digests.byteOffset, digests.byteLength) : Buffer.alloc(0);
+    for (let i = 0; i < this.#digests.length / DIGEST_BYTES; i++) this.#slots.add(this.#digests.readInt32LE(i * DIGEST_BYTES), i, () => false);
+  }
+
+  /** The previous position of the node with this digest, or -1. */
+  find(digest: Buffer): number {
+    return this.#slots.find(digest.readInt32LE(0), (p) => this.#digests.compare(digest, 0, DIGEST_BYTES, p * DIGEST_BYTES, (p + 1) * DIGEST_BYTES) === 0);
+  }
+}
+
+/** A growing byte buffer of node digests, DIGEST_BYTES each, in node order. */
+class Digests {
+  #buf = new Uint8Array(DIGEST_BYTES * 1024);
+  #length = 0;
+
+  push(d: Uint8Array): void {
+    if (this.#length + DIGEST_BYTES > this.#buf.length) {
+      const grown = new Uint8Array(this.#buf.length * 2);
+      grown.set(this.#buf);
+      this.#buf = grown;
+    }
+    this.#buf.set(d.subarray(0, DIGEST_BYTES), this.#length);
+    this.#length += DIGEST_BYTES;
+  }
+
+  bytes(): Uint8Array {
+    return this.#buf.slice(0, this.#length);
+  }
+}
+
+interface Checked {
+  head: Omit<PlainSnapshot, 'nodes'>;
+  /** Per node: its position in the previous load when unchanged, else the node. */
+  nodes: Array<PlainNode | number>;
+  digests: Uint8Array;
+  tables: NodeIndexTables;
+}
+
+/**
+ * Parse and validate a body node by node: each node is parsed on its own, checked, digested and, when the
+ * previous load had it unchanged, dropped at once; so the memory this process holds is the changed nodes,
+ * not the document.
+ */
+function check(body: Buffer, where: string, known: KnownNodes): Checked {
+  const checker = new SnapshotChecker(where);
+  if (!isJsonObject(body)) {
+    // Not an object at all: let the schema say what it is instead.
+    const doc = JSON.parse(body.toString('utf8')) as unknown;
+    checker.finish(doc);
+    throw new Error(`${where} is not a JSON object`);
+  }
+  const digests = new Digests();
+  const nodes: Array<PlainNode | number> = [];
+  const rest: Record<string, unknown> = {};
+  let nodesGiven = false;
+  const steps = walkObjectSteps(body, {
+    value(key, value) {
+      if (key === 'nodes') nodesGiven = true;
+      Object.defineProperty(rest, key, { value, enumerable: true, writable: true, configurable: true });
+    },
+    arrayStart(key) {
+      if (key === 'nodes') {
+        if (nodesGiven) checker.problem('nodes: given more than once');
+        nodesGiven = true;
+      } else Object.defineProperty(rest, key, { value: [], enumerable: true, writable: true, configurable: true });
+    },
+    element(key, index, value) {
+      if (key !== 'nodes') {
+        (rest[key] as unknown[]).push(value);
+        return;
+      }
+      const node = checker.node(value, index);
+      if (!node) return;
+      const d = hash('sha256', JSON.stringify(node), 'buffer');
+      digests.push(d);
+      const was = known.find(d);
+      nodes.push(was >= 0 ? was : node);
+    },
+  });
+  for (let r = steps.next(); !r.done; r = steps.next());
+  const head = checker.finish(rest);
+  return { head, nodes, digests: digests.bytes(), tables: checker.tables() };
+}
+
+/** Int32s per table piece: a piece is deserialised in one go on the edgeboot process's main thread. */
+const PIECE_INTS = 32 * 1024;
+
+/** The snapshot last handed over completely: its generation and its nodes' digests. */
+let delivered: { generation: string; known: KnownNodes } | undefined;
+let generations = 0;
+/** What is left to hand over of the snapshot just checked, one piece per `more`. */
+let pending: { pieces: Array<Extract<RegionWorkerReply, { type: 'piece' }>>; at: number; generation: string; digests: Uint8Array } | undefined;
+
+/** Drop what the last poll held and give the memory back (the helper is started with --expose-gc). */
+function settle(): void {
+  pending = undefined;
+  setImmediate(() => (globalThis as { gc?: () => void }).gc?.());
+}
+
+function piecesOf(checked: Checked): Array<Extract<RegionWorkerReply, { type: 'piece' }>> {
+  const pieces: Array<Extract<RegionWorkerReply, { type: 'piece' }>> = [];
+  for (const which of ['mac', 'uuid', 'systemId'] as const) {
+    const t = checked.tables[which];
+    for (let at = 0; at < t.length; at += PIECE_INTS) pieces.push({ type: 'piece', table: { which, at, ints: t.slice(at, at + PIECE_INTS) } });
+  }
+  for (let at = 0; at < checked.nodes.length; at += input.chunkNodes) pieces.push({ type: 'piece', nodes: checked.nodes.slice(at, at + input.chunkNodes) });
+  return pieces;
+}
+
+async function poll(req: Extract<RegionWorkerRequest, { type: 'poll' }>): Promise<void> {
+  pending = undefined;
+  let answer;
+  try {
+    answer = await client.fetchSnapshot({ etag: req.etag, waitSeconds: req.waitSeconds });
+  } catch (err) {
+    const failure = err instanceof RegionError ? err.failure : 'unreachable';
+    send({ type: 'error', failure, message: messageOf(err), status: err instanceof RegionError ? err.status : undefined });
+    return;
+  }
+  if (answer.kind === 'unchanged') {
+    send({ type: 'unchanged' });
+    return;
+  }
+  // Unchanged nodes are named by position only if the edgeboot process holds the very load they refer to.
+  const known = req.base !== undefined && delivered?.generation === req.base ? delivered.known : new KnownNodes(undefined);
+  let checked: Checked;
+  try {
+    checked = check(answer.body, req.where, known);
+  } catch (err) {
+    const message =
+      err instanceof SyntaxError
+        ? `${req.where} is not JSON: ${err.message}`
+        : hasCode(err, 'E_SNAPSHOT')
+          ? messageOf(err)
+          : `${req.where} could not be checked: ${messageOf(err)}`;
+    send({ type: 'error', failure: 'malformed', message });
+    settle();
+    return;
+  }
+  const generation = `${process.pid}.${++generations}`;
+  const t = checked.tables;
+  pending = { pieces: piecesOf(checked), at: 0, generation, digests: checked.digests };
+  // The tables index the nodes in this order, which is the order the edgeboot process rebuilds them in.
+  send({
+    type: 'head',
+    head: checked.head,
+    total: checked.nodes.length,
+    sizes: { mac: t.mac.length, uuid: t.uuid.length, systemId: t.systemId.length },
+    generation,
+    etag: answer.etag,
+    bytes: answer.bytes,
+  });
+}
+
+function more(): void {
+  const p = pending;
+  if (!p) return;
+  const piece = p.pieces[p.at++];
+  const last = p.at >= p.pieces.length;
+  send({ ...(piece ?? { type: 'piece' }), last });
+  if (last) {
+    delivered = { generation: p.generation, known: new KnownNodes(p.digests) };
+    settle();
+  }
+}
+
+process.on('message', (m: RegionWorkerRequest) => {
+  if (m.type === 'init') {
+    input = m.input;
+    client = new RegionClient(input.client);
+    send({ type: 'ready', idle: isIdlePolicy(), niced: lowerPriority(input.nice) });
+  } else if (m.type === 'more') more();
+  else if (m.type === 'poll') void poll(m);
+});
+// The edgeboot process is gone (or replaced this helper): so is the reason to run.
+process.on('disconnect', () => process.exit(0));
