@@ -64,6 +64,55 @@ token=$(sed -n 's/^  rack-a: //p' /etc/edgeboot/region-tokens.yaml)
 check "edgeboot-region.service answers the cluster snapshot" sh -c \
   "node $T/probe.mjs http http://127.0.0.1:5240/api/v1/clusters/rack-a/snapshot $token | grep -q '^200 '"
 echo "INFO  $(systemd-analyze security --no-pager edgeboot-region.service | tail -n 1)"
+
+# edgeboot following that region: its snapshot helper (region-worker.js) must get SCHED_IDLE under the
+# unit's seccomp filter (chrt --idle), not fall back to nice 19 or normal priority.
+cp /etc/edgeboot/edgeboot.yaml "$T/edgeboot.yaml.orig"
+printf '%s\n' "$token" >/etc/edgeboot/region.token
+chgrp edgeboot /etc/edgeboot/region.token
+chmod 0640 /etc/edgeboot/region.token
+printf 'region:\n  url: http://127.0.0.1:5240\n  cluster_id: rack-a\n  token_file: /etc/edgeboot/region.token\n' >>/etc/edgeboot/edgeboot.yaml
+systemctl restart edgeboot.service
+state=none
+for _ in $(seq 60); do
+  state=$(probe http http://127.0.0.1:5248/healthz |
+    node -e 's=require("fs").readFileSync(0,"utf8");try{console.log(JSON.parse(s.slice(s.indexOf(" ")+1)).region?.state??"none")}catch{console.log("none")}')
+  [ "$state" = connected ] && break
+  sleep 0.5
+done
+check "edgeboot follows the region after a restart (/healthz region state: $state)" test "$state" = connected
+pid=$(systemctl show -p MainPID --value edgeboot.service)
+helper="" policy="" nice=""
+# /proc/<pid>/stat after the ") " that ends comm: field 4 (ppid) is the 2nd, 19 (nice) the 17th, 41 (policy) the 39th.
+for _ in $(seq 20); do
+  for stat in /proc/[0-9]*/stat; do
+    p=${stat#/proc/}
+    p=${p%/stat}
+    rest=$(sed 's/.*) //' "$stat" 2>/dev/null) || continue
+    [ "$(echo "$rest" | cut -d' ' -f2)" = "$pid" ] || continue
+    tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q 'dist/src/sync/region-worker\.js' || continue
+    helper=$p
+    nice=$(echo "$rest" | cut -d' ' -f17)
+    policy=$(echo "$rest" | cut -d' ' -f39)
+  done
+  [ -n "$helper" ] && break
+  sleep 0.5
+done
+echo "INFO  region helper: pid ${helper:-none}, policy ${policy:-?}, nice ${nice:-?}; unit: $(systemctl show -p LimitRTPRIO -p RestrictRealtime edgeboot.service | tr '\n' ' ')"
+if [ -n "$helper" ] && [ "$policy" = 5 ]; then
+  ok "edgeboot's region helper (pid $helper, child of $pid) runs under SCHED_IDLE (policy 5)"
+else
+  ko "edgeboot's region helper ${helper:+(pid $helper) }runs under policy ${policy:-none found} instead of SCHED_IDLE (5): edgeboot.service's SystemCallFilter refuses sched_setscheduler."
+fi
+journalctl --sync
+warning=$(journalctl -q _SYSTEMD_UNIT=edgeboot.service -o cat | grep 'instead of SCHED_IDLE' | head -n1 | cut -c1-300)
+if [ -z "$warning" ]; then
+  ok "edgeboot's journal has no 'instead of SCHED_IDLE' warning"
+else
+  ko "edgeboot warned that its region helper runs without SCHED_IDLE: $warning"
+fi
+cp "$T/edgeboot.yaml.orig" /etc/edgeboot/edgeboot.yaml
+rm -f /etc/edgeboot/region.token
 systemctl stop edgeboot-region.service edgeboot.service
 check "systemctl stop: clean exit" test "$(systemctl show -p ExecMainStatus --value edgeboot.service)" = 0
 echo "END"
