@@ -65,6 +65,8 @@ export type RegionWorkerReply =
       total: number;
       /** Int32s in each lookup table; the tables follow in pieces. */
       sizes: Record<keyof NodeIndexTables, number>;
+      /** The nodes' keys are those of the base load, in the same order: its tables serve as they are (none follow). */
+      sameTables: boolean;
       generation: string;
       etag: string | undefined;
       bytes: number;
@@ -73,8 +75,8 @@ export type RegionWorkerReply =
       type: 'piece';
       /** Part of a lookup table, starting at Int32 `at`. */
       table?: { which: keyof NodeIndexTables; at: number; ints: Int32Array };
-      /** The next nodes, in order: a number is the position of an unchanged node in the base load. */
-      nodes?: Array<PlainNode | number>;
+      /** The next nodes, in order: [start, count] stands for that many unchanged nodes of the base load from `start` on. */
+      nodes?: Array<PlainNode | [number, number]>;
       last?: boolean;
     };
 
@@ -138,12 +140,15 @@ export class HelperSnapshotFetcher implements SnapshotFetcher {
 
   /** Start a helper and wait for its `ready`; without chrt (or when chrt is refused) it runs at nice 19. */
   #start(chrt: boolean): Promise<ChildProcess> {
-    // execArgv: no inherited --inspect or heap flags; --expose-gc lets the helper hand memory back after a load.
-    const node = [process.execPath, '--expose-gc'];
+    // execArgv: no inherited --inspect or heap flags. --expose-gc lets the helper hand memory back after a load;
+    // a 1 MiB semi-space keeps its young generation (and so its resident size) small, and a fixed mmap threshold
+    // stops glibc from keeping a snapshot-sized buffer in its heap once freed (helper: ≈ 85 MiB idle, not ≈ 190).
+    const node = [process.execPath, '--expose-gc', '--max-semi-space-size=1'];
     const helper = fork(this.#script, [], {
       serialization: 'advanced',
       execPath: chrt ? CHRT : process.execPath,
       execArgv: chrt ? ['--idle', '0', ...node] : node.slice(1),
+      env: { ...process.env, MALLOC_MMAP_THRESHOLD_: '131072' },
       // stderr stays attached so a crash of the helper (or chrt's refusal) reaches the journal.
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
@@ -221,14 +226,21 @@ export class HelperSnapshotFetcher implements SnapshotFetcher {
         if (m.type === 'error') return finish(new RegionError(m.failure, m.message, { status: m.status }), false);
         if (m.type === 'head') {
           head = m;
-          tables = { mac: new Int32Array(m.sizes.mac), uuid: new Int32Array(m.sizes.uuid), systemId: new Int32Array(m.sizes.systemId) };
+          const same = m.sameTables ? p.previous?.tables : undefined;
+          if (m.sameTables && !same) return finish(new RegionError('malformed', `${p.where} could not be checked: the region helper lost track of the load in force`), true);
+          tables = same ?? { mac: new Int32Array(m.sizes.mac), uuid: new Int32Array(m.sizes.uuid), systemId: new Int32Array(m.sizes.systemId) };
           return ask({ type: 'more' });
         }
         if (m.type !== 'piece' || !head || !tables) return;
         // One piece in flight while this one is taken in: this thread never drains a backlog in one go.
         if (!m.last) ask({ type: 'more' });
         if (m.table) tables[m.table.which].set(m.table.ints, m.table.at);
-        if (m.nodes) for (const n of m.nodes) nodes.push(typeof n === 'number' ? prevNodes[n]! : sealNode(n));
+        if (m.nodes) {
+          for (const n of m.nodes) {
+            if (!Array.isArray(n)) nodes.push(sealNode(n));
+            else for (let i = n[0], end = n[0] + n[1]; i < end; i++) nodes.push(prevNodes[i]!);
+          }
+        }
         if (!m.last) return;
         if (nodes.length !== head.total) {
           return finish(new RegionError('malformed', `${p.where} could not be checked: the region helper handed over ${nodes.length} of ${head.total} nodes`), true);

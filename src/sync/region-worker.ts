@@ -15,7 +15,7 @@
  * `head`, then `more` → `nodes` until every node was sent. The edgeboot process replaces this helper after
  * each new snapshot (the memory of the parse goes with it) and on abort; it exits when the channel closes.
  */
-import { hash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { hasCode, messageOf } from '../core/errors.js';
@@ -101,6 +101,8 @@ interface Checked {
   nodes: Array<PlainNode | number>;
   digests: Uint8Array;
   tables: NodeIndexTables;
+  /** Digest of every node's keys (MACs, UUID, system_id) in order: equal keys mean equal lookup tables. */
+  keys: string;
 }
 
 /**
@@ -117,6 +119,7 @@ function check(body: Buffer, where: string, known: KnownNodes): Checked {
     throw new Error(`${where} is not a JSON object`);
   }
   const digests = new Digests();
+  const keys = createHash('sha256');
   const nodes: Array<PlainNode | number> = [];
   const rest: Record<string, unknown> = {};
   let nodesGiven = false;
@@ -140,23 +143,25 @@ function check(body: Buffer, where: string, known: KnownNodes): Checked {
       if (!node) return;
       const d = hash('sha256', JSON.stringify(node), 'buffer');
       digests.push(d);
+      keys.update(`${node.macs.join(',')}|${node.uuid ?? ''}|${node.systemId}\n`);
       const was = known.find(d);
       nodes.push(was >= 0 ? was : node);
     },
   });
   for (let r = steps.next(); !r.done; r = steps.next());
   const head = checker.finish(rest);
-  return { head, nodes, digests: digests.bytes(), tables: checker.tables() };
+  return { head, nodes, digests: digests.bytes(), tables: checker.tables(), keys: keys.digest('base64') };
 }
 
 /** Int32s per table piece: a piece is deserialised in one go on the edgeboot process's main thread. */
 const PIECE_INTS = 32 * 1024;
 
-/** The snapshot last handed over completely: its generation and its nodes' digests. */
-let delivered: { generation: string; known: KnownNodes } | undefined;
+/** The snapshot last handed over completely: its generation, its nodes' digests and the digest of its keys. */
+let delivered: { generation: string; known: KnownNodes; keys: string } | undefined;
 let generations = 0;
+type Piece = Extract<RegionWorkerReply, { type: 'piece' }>;
 /** What is left to hand over of the snapshot just checked, one piece per `more`. */
-let pending: { pieces: Array<Extract<RegionWorkerReply, { type: 'piece' }>>; at: number; generation: string; digests: Uint8Array } | undefined;
+let pending: { pieces: Piece[]; at: number; generation: string; digests: Uint8Array; keys: string } | undefined;
 
 /** Drop what the last poll held and give the memory back (the helper is started with --expose-gc). */
 function settle(): void {
@@ -164,13 +169,31 @@ function settle(): void {
   setImmediate(() => (globalThis as { gc?: () => void }).gc?.());
 }
 
-function piecesOf(checked: Checked): Array<Extract<RegionWorkerReply, { type: 'piece' }>> {
-  const pieces: Array<Extract<RegionWorkerReply, { type: 'piece' }>> = [];
-  for (const which of ['mac', 'uuid', 'systemId'] as const) {
-    const t = checked.tables[which];
-    for (let at = 0; at < t.length; at += PIECE_INTS) pieces.push({ type: 'piece', table: { which, at, ints: t.slice(at, at + PIECE_INTS) } });
+/**
+ * The pieces to hand over: the lookup tables (unless the edgeboot process has equal ones already), then the
+ * nodes, where a run of unchanged nodes that were consecutive in the base load travels as [start, count].
+ */
+function piecesOf(checked: Checked, sameTables: boolean): Piece[] {
+  const pieces: Piece[] = [];
+  if (!sameTables) {
+    for (const which of ['mac', 'uuid', 'systemId'] as const) {
+      const t = checked.tables[which];
+      for (let at = 0; at < t.length; at += PIECE_INTS) pieces.push({ type: 'piece', table: { which, at, ints: t.slice(at, at + PIECE_INTS) } });
+    }
   }
-  for (let at = 0; at < checked.nodes.length; at += input.chunkNodes) pieces.push({ type: 'piece', nodes: checked.nodes.slice(at, at + input.chunkNodes) });
+  let items: NonNullable<Piece['nodes']> = [];
+  for (const n of checked.nodes) {
+    const run = items.at(-1);
+    if (typeof n === 'number' && Array.isArray(run) && run[0] + run[1] === n) run[1]++;
+    else {
+      if (items.length >= input.chunkNodes) {
+        pieces.push({ type: 'piece', nodes: items });
+        items = [];
+      }
+      items.push(typeof n === 'number' ? [n, 1] : n);
+    }
+  }
+  if (items.length) pieces.push({ type: 'piece', nodes: items });
   return pieces;
 }
 
@@ -189,7 +212,8 @@ async function poll(req: Extract<RegionWorkerRequest, { type: 'poll' }>): Promis
     return;
   }
   // Unchanged nodes are named by position only if the edgeboot process holds the very load they refer to.
-  const known = req.base !== undefined && delivered?.generation === req.base ? delivered.known : new KnownNodes(undefined);
+  const base = req.base !== undefined && delivered?.generation === req.base ? delivered : undefined;
+  const known = base?.known ?? new KnownNodes(undefined);
   let checked: Checked;
   try {
     checked = check(answer.body, req.where, known);
@@ -206,13 +230,15 @@ async function poll(req: Extract<RegionWorkerRequest, { type: 'poll' }>): Promis
   }
   const generation = `${process.pid}.${++generations}`;
   const t = checked.tables;
-  pending = { pieces: piecesOf(checked), at: 0, generation, digests: checked.digests };
+  const sameTables = base?.keys === checked.keys;
+  pending = { pieces: piecesOf(checked, sameTables), at: 0, generation, digests: checked.digests, keys: checked.keys };
   // The tables index the nodes in this order, which is the order the edgeboot process rebuilds them in.
   send({
     type: 'head',
     head: checked.head,
     total: checked.nodes.length,
     sizes: { mac: t.mac.length, uuid: t.uuid.length, systemId: t.systemId.length },
+    sameTables,
     generation,
     etag: answer.etag,
     bytes: answer.bytes,
@@ -226,7 +252,7 @@ function more(): void {
   const last = p.at >= p.pieces.length;
   send({ ...(piece ?? { type: 'piece' }), last });
   if (last) {
-    delivered = { generation: p.generation, known: new KnownNodes(p.digests) };
+    delivered = { generation: p.generation, known: new KnownNodes(p.digests), keys: p.keys };
     settle();
   }
 }
