@@ -121,6 +121,29 @@ describe('the region helper process', () => {
     }
   });
 
+  it('keeps the lookup tables in force when only node contents changed, and sends new ones when a key moved', async () => {
+    const f = helper();
+    try {
+      serve(Array.from({ length: 30 }, (_, i) => node(i)));
+      const first = loaded(await f.poll({ waitSeconds: 0, where }));
+      serve(Array.from({ length: 30 }, (_, i) => node(i, i === 12 ? 'ready' : 'deployed')));
+      const second = loaded(await f.poll({ waitSeconds: 0, where, previous: first }));
+      expect(second.tables).toBe(first.tables);
+      expect(second.snapshot.nodes[11]).toBe(first.snapshot.nodes[11]);
+      expect(second.snapshot.nodes[12]!.status).toBe('ready');
+      serve(Array.from({ length: 30 }, (_, i) => node(i === 12 ? 99 : i)));
+      const third = loaded(await f.poll({ waitSeconds: 0, where, previous: second }));
+      expect(third.tables).not.toBe(second.tables);
+      const store = new NodeStore();
+      store.install(third.snapshot, third.tables!, 'test');
+      expect(store.find({ systemId: 's99' })?.hostname).toBe('h99');
+      expect(store.find({ systemId: 's12' })).toBeUndefined();
+      expect(store.find({ mac: parseMac(node(13).macs[0]!) })).toBe(second.snapshot.nodes[13]);
+    } finally {
+      f.close();
+    }
+  });
+
   it('never names nodes by position against a load it did not hand over (a new helper rebuilds them all)', async () => {
     const a = helper();
     const b = helper();
