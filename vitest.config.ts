@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -9,5 +10,8 @@ export default defineConfig({
     // so two qemu guests never compete for the machine's two cores.
     fileParallelism: false,
     reporters: ['default'],
+    // Appliances started in-process run from source; their region link uses the built helper process, as
+    // the installed package does (`npm test` builds first).
+    env: { EDGEBOOT_REGION_HELPER: resolve(import.meta.dirname, 'dist/src/sync/region-worker.js') },
   },
 });

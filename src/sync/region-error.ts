@@ -2,9 +2,10 @@ import { EdgebootError } from '../core/errors.js';
 
 /**
  * Why talking to the region failed; each has its own log line and health state.
- * `unauthorized` is 401/403 (token not accepted for this cluster), `unknown-cluster` is 404.
+ * `unauthorized` is 401/403 (token not accepted for this cluster), `unknown-cluster` is 404, `helper` is this
+ * appliance's own snapshot helper process failing to start or dying (region-fetcher.ts).
  */
-export type RegionFailure = 'unreachable' | 'tls' | 'unauthorized' | 'unknown-cluster' | 'malformed' | 'http' | 'credentials';
+export type RegionFailure = 'unreachable' | 'tls' | 'unauthorized' | 'unknown-cluster' | 'malformed' | 'http' | 'credentials' | 'helper';
 
 /** An E_REGION error that says which kind of failure it was. */
 export class RegionError extends EdgebootError {
@@ -47,6 +48,7 @@ export const FAILURE_LINES: Record<RegionFailure, string> = {
   malformed: 'region sent a malformed snapshot; rejected whole, keeping the last good snapshot',
   http: 'region answered with an HTTP error; retrying with backoff',
   credentials: 'region token or CA file cannot be used; retrying with backoff',
+  helper: 'the region helper process cannot run (see the error); retrying with backoff',
 };
 
 /**

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type ChildProcess, fork } from 'node:child_process';
 import { messageOf } from '../core/errors.js';
 import type { Node, Snapshot } from '../core/node.js';
@@ -85,8 +85,13 @@ const HELPER_NICE = 19;
 const CHRT = '/usr/bin/chrt';
 const BESIDE = new URL('./region-worker.js', import.meta.url);
 
-/** The built worker script, or undefined when this module runs from TypeScript source (vitest) without one. */
+/**
+ * The helper script: beside this module in the built tree; EDGEBOOT_REGION_HELPER names it when this module
+ * runs from TypeScript source (the test suite points it at the build). Undefined when there is none.
+ */
 export function defaultRegionWorkerUrl(): URL | undefined {
+  const named = process.env.EDGEBOOT_REGION_HELPER;
+  if (named) return pathToFileURL(named);
   return BESIDE.protocol === 'file:' && existsSync(fileURLToPath(BESIDE)) ? BESIDE : undefined;
 }
 
@@ -199,7 +204,7 @@ export class HelperSnapshotFetcher implements SnapshotFetcher {
     try {
       helper = await this.#spawn();
     } catch (err) {
-      throw new RegionError('malformed', `${p.where} cannot be fetched: ${messageOf(err)}`);
+      throw new RegionError('helper', `${p.where} cannot be fetched: ${messageOf(err)}`);
     }
     if (p.signal?.aborted) throw aborted();
     const base = p.previous?.generation;
@@ -227,7 +232,7 @@ export class HelperSnapshotFetcher implements SnapshotFetcher {
         if (m.type === 'head') {
           head = m;
           const same = m.sameTables ? p.previous?.tables : undefined;
-          if (m.sameTables && !same) return finish(new RegionError('malformed', `${p.where} could not be checked: the region helper lost track of the load in force`), true);
+          if (m.sameTables && !same) return finish(new RegionError('helper', `${p.where} could not be taken in: the region helper lost track of the load in force`), true);
           tables = same ?? { mac: new Int32Array(m.sizes.mac), uuid: new Int32Array(m.sizes.uuid), systemId: new Int32Array(m.sizes.systemId) };
           return ask({ type: 'more' });
         }
@@ -243,13 +248,13 @@ export class HelperSnapshotFetcher implements SnapshotFetcher {
         }
         if (!m.last) return;
         if (nodes.length !== head.total) {
-          return finish(new RegionError('malformed', `${p.where} could not be checked: the region helper handed over ${nodes.length} of ${head.total} nodes`), true);
+          return finish(new RegionError('helper', `${p.where} could not be taken in: the region helper handed over ${nodes.length} of ${head.total} nodes`), true);
         }
         const { head: rest, generation, etag, bytes } = head;
         finish({ kind: 'changed', etag, bytes, loaded: { snapshot: { ...rest, nodes }, generation, tables } }, false);
       };
       const onExit = (code: number | null) =>
-        finish(new RegionError('malformed', `${p.where} could not be checked: the region helper stopped (${code ?? 'no exit code'})`), true);
+        finish(new RegionError('helper', `${p.where} could not be fetched: the region helper stopped (${code ?? 'no exit code'})`), true);
       const onAbort = () => finish(aborted(), true);
       const ask = (m: RegionWorkerRequest) => helper.send(m, (err: Error | null) => err && onExit(null));
       // Held only while a poll is out: an idle link never keeps the process alive.

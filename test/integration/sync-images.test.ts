@@ -19,6 +19,16 @@ import { LogSink, waitFor } from '../helpers/appliance.js';
 import { rawNode, startRack, startRegion, TOKENS, type TestRegion } from './sync-harness.js';
 
 const run = promisify(execFile);
+
+/** One snapshot fetch as `edgeboot images sync` does it; the source (and its region helper process) is stopped after. */
+async function fetchOnce(client: RegionClient, store: NodeStore): Promise<void> {
+  const source = new RegionSource({ client, store, log: createLogger('silent') });
+  try {
+    await source.reload({ throwOnError: true });
+  } finally {
+    await source.stop();
+  }
+}
 const CLI = join(packageRoot(), 'dist/src/cli/edgeboot.js');
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -54,7 +64,7 @@ describe('boot image sync from a reference region', () => {
     writeFileSync(region.inventoryPath, stringify({ nodes: [rawNode(1)], boot_selections: list }));
     const store = new NodeStore();
     await waitFor(async () => {
-      await new RegionSource({ client, store, log: createLogger('silent') }).reload({ throwOnError: true });
+      await fetchOnce(client, store);
       return JSON.stringify(store.snapshot()?.bootSelections.map((s) => s.files)) === JSON.stringify(list.map((s) => (s as { files: unknown }).files));
     }, 5000, 'the region to serve the selections');
     return store.snapshot()!.bootSelections;
@@ -161,7 +171,7 @@ describe('boot image sync from a reference region', () => {
 
   it('a region that does not know the cluster fails the sync with that error', async () => {
     const other = new RegionClient({ url: region.url, clusterId: 'rack-z', tokenFile: join(work, 'token') });
-    await expect(new RegionSource({ client: other, store: new NodeStore(), log: createLogger('silent') }).reload({ throwOnError: true })).rejects.toMatchObject({
+    await expect(fetchOnce(other, new NodeStore())).rejects.toMatchObject({
       code: 'E_REGION',
       message: expect.stringContaining('does not know cluster rack-z'),
     });
@@ -261,7 +271,7 @@ describe('image sync interrupted or out of space', () => {
       client = new RegionClient({ url, clusterId: 'rack-a', tokenFile: join(dir, 'token') });
       snapshot = selection([{ name: 'kernel', path: 'small', content: small }]);
       const store = new NodeStore();
-      await new RegionSource({ client, store, log: createLogger('silent') }).reload({ throwOnError: true });
+      await fetchOnce(client, store);
       await syncImages(store.snapshot()!.bootSelections, { client, bootRoot: mnt });
     });
     afterAll(async () => {
@@ -276,7 +286,7 @@ describe('image sync interrupted or out of space', () => {
         { name: 'squashfs', path: 'big', content: big },
       ]);
       const store = new NodeStore();
-      await new RegionSource({ client, store, log: createLogger('silent') }).reload({ throwOnError: true });
+      await fetchOnce(client, store);
       await expect(syncImages(store.snapshot()!.bootSelections, { client, bootRoot: mnt })).rejects.toMatchObject({
         code: 'E_IMAGE',
         message: expect.stringMatching(/not enough free space .*nothing was changed/),

@@ -288,6 +288,22 @@ describe('the region helper process', () => {
   });
 });
 
+describe('a region helper that cannot run', () => {
+  it('fails the poll as a helper failure with a sentence, and the next poll tries again', async () => {
+    const f = new HelperSnapshotFetcher(client().options, pathToFileURL(join(dir, 'no-such-helper.js')));
+    try {
+      for (let i = 0; i < 2; i++) {
+        const err = (await f.poll({ waitSeconds: 0, where }).catch((e: unknown) => e)) as RegionError;
+        expect(err).toBeInstanceOf(RegionError);
+        expect(err.failure).toBe('helper');
+        expect(err.message).toMatch(/^region snapshot from test cannot be fetched: the region helper exited before it was ready/);
+      }
+    } finally {
+      f.close();
+    }
+  });
+});
+
 describe('RegionClient', () => {
   it('loads its credentials once when its first requests start together', async () => {
     const c = client();

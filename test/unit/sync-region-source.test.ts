@@ -3,6 +3,7 @@ import { createLogger } from '../../src/core/log.js';
 import { NodeStore } from '../../src/sync/node-store.js';
 import type { RegionClient, SnapshotAnswer } from '../../src/sync/region-client.js';
 import { RegionError } from '../../src/sync/region-error.js';
+import { InlineSnapshotFetcher } from '../../src/sync/region-fetcher.js';
 import { RegionSource } from '../../src/sync/region-source.js';
 import { LogSink } from '../helpers/appliance.js';
 
@@ -34,7 +35,7 @@ describe('RegionSource', () => {
   it('sends the ETag and wait once it holds a snapshot, and a 304 confirms freshness', async () => {
     const s = scripted([changed('ready', '"e1"'), { kind: 'unchanged' }]);
     const store = new NodeStore();
-    const src = new RegionSource({ client: s.client, store, log: createLogger('silent'), waitSeconds: 7, minIntervalMs: 5 });
+    const src = new RegionSource({ client: s.client, fetcher: new InlineSnapshotFetcher(s.client), store, log: createLogger('silent'), waitSeconds: 7, minIntervalMs: 5 });
     await src.start();
     await new Promise((r) => setTimeout(r, 40));
     await src.stop();
@@ -48,7 +49,7 @@ describe('RegionSource', () => {
     const sink = new LogSink();
     const unreachable = new RegionError('unreachable', 'cannot reach region http://region.test: connect ECONNREFUSED');
     const s = scripted([changed('ready', '"e1"'), unreachable, unreachable, unreachable, new RegionError('unauthorized', 'HTTP 401', { status: 401 })]);
-    const src = new RegionSource({ client: s.client, store: new NodeStore(), log: createLogger('debug', sink), backoffMaxMs: 4, minIntervalMs: 1 });
+    const src = new RegionSource({ client: s.client, fetcher: new InlineSnapshotFetcher(s.client), store: new NodeStore(), log: createLogger('debug', sink), backoffMaxMs: 4, minIntervalMs: 1 });
     await src.start();
     await new Promise((r) => setTimeout(r, 150));
     await src.stop();
@@ -61,7 +62,7 @@ describe('RegionSource', () => {
   it('rejects a malformed snapshot whole and keeps the last good one', async () => {
     const s = scripted([changed('ready', '"e1"'), { kind: 'changed', etag: '"e2"', body: Buffer.from('{"nodes":[{"system_id":"s1"}]}'), bytes: 0 }]);
     const store = new NodeStore();
-    const src = new RegionSource({ client: s.client, store, log: createLogger('silent'), backoffMaxMs: 4, minIntervalMs: 1 });
+    const src = new RegionSource({ client: s.client, fetcher: new InlineSnapshotFetcher(s.client), store, log: createLogger('silent'), backoffMaxMs: 4, minIntervalMs: 1 });
     await src.start();
     await new Promise((r) => setTimeout(r, 40));
     await src.stop();
