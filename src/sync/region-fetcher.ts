@@ -3,11 +3,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type ChildProcess, fork } from 'node:child_process';
 import { messageOf } from '../core/errors.js';
 import type { Node, Snapshot } from '../core/node.js';
-import type { NodeIndexTables } from './node-index.js';
+import { lookUp, type NodeIndexTables } from './node-index.js';
 import type { RegionClient, RegionClientOptions } from './region-client.js';
 import { type RegionFailure, RegionError } from './region-error.js';
 import { loadSnapshot } from './snapshot-loader.js';
-import { type PlainNode, type PlainSnapshot, sealNode } from './snapshot-schema.js';
+import { type PlainNode, type PlainSnapshot, sealNodeLike } from './snapshot-schema.js';
 
 /** Bytes of node digest kept per node (a truncated SHA-256 of its normalised form). */
 export const DIGEST_BYTES = 16;
@@ -209,6 +209,13 @@ export class HelperSnapshotFetcher implements SnapshotFetcher {
     if (p.signal?.aborted) throw aborted();
     const base = p.previous?.generation;
     const prevNodes = base ? p.previous!.snapshot.nodes : [];
+    // A changed node shares every unchanged field with the node of the same system_id in the load in force.
+    const inForce = p.previous?.snapshot.nodes ?? [];
+    const byId = p.previous?.tables?.systemId;
+    const prevById = (id: string) => {
+      const at = byId ? lookUp(byId, id, (pos) => inForce[pos]!.systemId === id) : -1;
+      return at < 0 ? undefined : inForce[at];
+    };
     return new Promise<PollResult>((resolve, reject) => {
       let head: Extract<RegionWorkerReply, { type: 'head' }> | undefined;
       let tables: NodeIndexTables | undefined;
@@ -242,7 +249,7 @@ export class HelperSnapshotFetcher implements SnapshotFetcher {
         if (m.table) tables[m.table.which].set(m.table.ints, m.table.at);
         if (m.nodes) {
           for (const n of m.nodes) {
-            if (!Array.isArray(n)) nodes.push(sealNode(n));
+            if (!Array.isArray(n)) nodes.push(sealNodeLike(n, prevById(n.systemId)));
             else for (let i = n[0], end = n[0] + n[1]; i < end; i++) nodes.push(prevNodes[i]!);
           }
         }

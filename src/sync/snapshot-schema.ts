@@ -168,6 +168,35 @@ export function sealNode(plain: PlainNode): Node {
   return node;
 }
 
+const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((v, i) => v === b[i]);
+
+/**
+ * sealNode for a node that changed: wherever a field equals that of `prev` (the node with the same
+ * system_id in the load in force), `prev`'s value is kept and the new copy is dropped at once, so a
+ * reload in which every node changed one field leaves little more than the node objects to keep. The
+ * new node is a new object (`prev` is still being served from); `plain` is consumed.
+ */
+export function sealNodeLike(plain: PlainNode, prev: Node | undefined): Node {
+  if (!prev) return sealNode(plain);
+  const t = plain.token;
+  const node = plain as unknown as Node;
+  if (plain.hostname === prev.hostname) node.hostname = prev.hostname;
+  if (sameList(plain.macs, prev.macs)) node.macs = prev.macs;
+  if (plain.uuid !== undefined && plain.uuid === prev.uuid) node.uuid = prev.uuid;
+  if (plain.arch === prev.arch) node.arch = prev.arch;
+  if (plain.subarch === prev.subarch) node.subarch = prev.subarch;
+  if (plain.status === prev.status) node.status = prev.status;
+  if (plain.statusReason !== undefined && plain.statusReason === prev.statusReason) node.statusReason = prev.statusReason;
+  if (plain.osystem === prev.osystem) node.osystem = prev.osystem;
+  if (plain.release === prev.release) node.release = prev.release;
+  if (plain.kernelOpts === prev.kernelOpts) node.kernelOpts = prev.kernelOpts;
+  node.systemId = prev.systemId;
+  const p = prev.token;
+  if (t && p && t.consumerKey === p.consumerKey.reveal() && t.tokenKey === p.tokenKey.reveal() && t.tokenSecret === p.tokenSecret.reveal()) node.token = p;
+  else if (t) sealNode(plain);
+  return node;
+}
+
 function toSelections(raw: unknown, i: number, problems: Problems): BootSelection[] {
   const isList = typeof raw === 'object' && raw !== null && 'arches' in raw;
   if (isList) {

@@ -144,6 +144,29 @@ describe('the region helper process', () => {
     }
   });
 
+  it('builds a changed node from the new fields but keeps the old values (and token) wherever they are equal', async () => {
+    const f = helper();
+    try {
+      serve([node(1), node(2)]);
+      const first = loaded(await f.poll({ waitSeconds: 0, where }));
+      serve([node(1, 'ready'), { ...node(2), token: { ...node(2).token, token_secret: 'rotated-2' } }]);
+      const { snapshot } = loaded(await f.poll({ waitSeconds: 0, where, previous: first }));
+      const [a, b] = snapshot.nodes;
+      const [a0, b0] = first.snapshot.nodes;
+      expect(a).not.toBe(a0);
+      expect(a!.status).toBe('ready');
+      expect(a0!.status).toBe('deployed');
+      expect(a!.macs).toBe(a0!.macs);
+      expect(a!.token).toBe(a0!.token);
+      expect(b!.token).not.toBe(b0!.token);
+      expect(b!.token!.tokenSecret.reveal()).toBe('rotated-2');
+      expect(b!.token!.tokenKey.reveal()).toBe('tk2');
+      expect(b0!.token!.tokenSecret.reveal()).toBe('secret-2');
+    } finally {
+      f.close();
+    }
+  });
+
   it('never names nodes by position against a load it did not hand over (a new helper rebuilds them all)', async () => {
     const a = helper();
     const b = helper();
