@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Agent as HttpAgent, type IncomingMessage, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { createGunzip } from 'node:zlib';
 import { messageOf } from '../core/errors.js';
 import { printable } from '../core/mac.js';
 import { classifyNetworkError, classifyStatus, RegionError } from './region-error.js';
@@ -141,7 +142,8 @@ export class RegionClient {
   async fetchSnapshot(options: { etag?: string; waitSeconds?: number; signal?: AbortSignal } = {}): Promise<SnapshotAnswer> {
     const wait = options.etag ? Math.max(0, Math.floor(options.waitSeconds ?? 0)) : 0;
     const path = `api/v1/clusters/${encodeURIComponent(this.#o.clusterId)}/snapshot${wait > 0 ? `?wait=${wait}` : ''}`;
-    const headers: Record<string, string> = options.etag ? { 'if-none-match': options.etag } : {};
+    // gzip: a snapshot is JSON, ≈ 33 MB for 100,000 nodes and several times smaller compressed.
+    const headers: Record<string, string> = { 'accept-encoding': 'gzip', ...(options.etag ? { 'if-none-match': options.etag } : {}) };
     const res = await this.#send('GET', path, { headers, signal: options.signal, waitSeconds: wait });
     if (res.statusCode === 304) {
       res.resume();
@@ -149,10 +151,20 @@ export class RegionClient {
     }
     if (res.statusCode !== 200) return this.#fail(res, 'the snapshot request');
     let body: Buffer;
+    const max = this.#o.maxBodyBytes ?? DEFAULT_MAX_BODY;
+    const encoding = String(res.headers['content-encoding'] ?? 'identity').toLowerCase();
     try {
-      body = await readBodyBuffer(res, this.#o.maxBodyBytes ?? DEFAULT_MAX_BODY);
+      if (encoding === 'gzip') body = await readGzipBody(res, max);
+      else if (encoding === 'identity') body = await readBodyBuffer(res, max);
+      else {
+        res.resume();
+        throw new RegionError('malformed', `region ${this.where} sent the snapshot in an encoding it was not asked for (${printable(encoding, 40)})`);
+      }
     } catch (err) {
       if (err instanceof RegionError) throw err;
+      if ((err as { code?: unknown }).code?.toString().startsWith('Z_')) {
+        throw new RegionError('malformed', `region ${this.where} sent a gzip snapshot that does not decompress: ${messageOf(err)}`, { cause: err });
+      }
       throw new RegionError('unreachable', `region ${this.where} dropped the snapshot transfer: ${messageOf(err)}`, { cause: err });
     }
     const etag = typeof res.headers.etag === 'string' ? res.headers.etag : undefined;
@@ -223,6 +235,35 @@ export function readBodyBuffer(res: IncomingMessage, max: number): Promise<Buffe
     res.on('close', () => {
       if (!res.complete) reject(new Error('the region closed the connection mid-answer'));
     });
+  });
+}
+
+/** Read and gunzip a whole response body, refusing more than `max` bytes once decompressed. */
+export function readGzipBody(res: IncomingMessage, max: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const gunzip = createGunzip();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    const fail = (err: unknown) => {
+      if (failed) return;
+      failed = true;
+      res.destroy();
+      gunzip.destroy();
+      reject(err);
+    };
+    gunzip.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > max) fail(new RegionError('malformed', `region answer is larger than ${max} bytes once decompressed`));
+      else chunks.push(c);
+    });
+    gunzip.on('end', () => !failed && resolve(Buffer.concat(chunks, size)));
+    gunzip.on('error', fail);
+    res.on('error', fail);
+    res.on('close', () => {
+      if (!res.complete) fail(new Error('the region closed the connection mid-answer'));
+    });
+    res.pipe(gunzip);
   });
 }
 

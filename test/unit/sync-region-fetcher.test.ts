@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/config/config.js';
 import { parseMac } from '../../src/core/mac.js';
@@ -30,6 +31,8 @@ const node = (i: number, status = 'deployed') => ({
 let server: Server;
 let url = '';
 let served = { body: '{}', etag: '"0"' };
+/** How the test region encodes a body when the rack accepts gzip. */
+let encoding: 'gzip' | 'identity' | 'broken-gzip' | 'br' = 'gzip';
 let requests = 0;
 const serve = (nodes: unknown[], extra: Record<string, unknown> = {}) => {
   served = { body: JSON.stringify({ version: `v${requests}`, nodes, boot_selections: [], ...extra }), etag: `"${Math.random()}"` };
@@ -46,7 +49,13 @@ beforeAll(async () => {
     requests++;
     if (req.headers.authorization !== `Bearer ${TOKEN}`) return void res.writeHead(401).end('no');
     if (req.headers['if-none-match'] === served.etag) return void res.writeHead(304, { etag: served.etag }).end();
-    res.writeHead(200, { etag: served.etag, 'content-type': 'application/json' }).end(served.body);
+    const head = { etag: served.etag, 'content-type': 'application/json' };
+    const gzipOk = String(req.headers['accept-encoding'] ?? '').includes('gzip');
+    if (!gzipOk || encoding === 'identity') return void res.writeHead(200, head).end(served.body);
+    if (encoding === 'br') return void res.writeHead(200, { ...head, 'content-encoding': 'br' }).end(served.body);
+    const z = gzipSync(served.body);
+    if (encoding === 'broken-gzip') z[z.length - 6] = (z[z.length - 6]! + 1) & 255;
+    res.writeHead(200, { ...head, 'content-encoding': 'gzip' }).end(z);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
@@ -306,6 +315,41 @@ describe('the region helper process', () => {
       expect(loaded(await f.poll({ waitSeconds: 0, where })).snapshot.nodes[0]!.systemId).toBe('s2');
       expect(f.pid).not.toBe(old);
     } finally {
+      f.close();
+    }
+  });
+});
+
+describe('snapshot transfer encodings', () => {
+  it('takes a gzip snapshot and a plain one alike, and refuses a corrupt gzip, an unasked-for encoding and a gzip bomb', async () => {
+    const f = helper();
+    try {
+      serve([node(1), node(2)]);
+      expect(loaded(await f.poll({ waitSeconds: 0, where })).snapshot.nodes).toHaveLength(2);
+      encoding = 'identity';
+      serve([node(3)]);
+      expect(loaded(await f.poll({ waitSeconds: 0, where })).snapshot.nodes[0]!.systemId).toBe('s3');
+      encoding = 'broken-gzip';
+      serve([node(4)]);
+      let err = (await f.poll({ waitSeconds: 0, where }).catch((e: unknown) => e)) as RegionError;
+      expect(err.failure).toBe('malformed');
+      expect(err.message).toMatch(/sent a gzip snapshot that does not decompress/);
+      encoding = 'br';
+      err = (await f.poll({ waitSeconds: 0, where }).catch((e: unknown) => e)) as RegionError;
+      expect(err.failure).toBe('malformed');
+      expect(err.message).toMatch(/in an encoding it was not asked for \(br\)/);
+      encoding = 'gzip';
+      const small = new HelperSnapshotFetcher({ ...client().options, maxBodyBytes: 64 * 1024 }, pathToFileURL(BUILT));
+      try {
+        serve(Array.from({ length: 2000 }, (_, i) => node(i)));
+        err = (await small.poll({ waitSeconds: 0, where }).catch((e: unknown) => e)) as RegionError;
+        expect(err.failure).toBe('malformed');
+        expect(err.message).toMatch(/larger than 65536 bytes once decompressed/);
+      } finally {
+        small.close();
+      }
+    } finally {
+      encoding = 'gzip';
       f.close();
     }
   });

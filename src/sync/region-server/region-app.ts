@@ -98,7 +98,9 @@ export function createRegionApp(region: RegionServer, log: Logger): Express {
         }
       }
       region.stats.snapshotOk++;
-      res.status(200).type('application/json').set({ ETag: cur.etag, 'Cache-Control': 'no-store' }).send(cur.body);
+      res.status(200).type('application/json').set({ ETag: cur.etag, 'Cache-Control': 'no-store', Vary: 'Accept-Encoding' });
+      if (req.acceptsEncodings('gzip', 'identity') === 'gzip') res.set('Content-Encoding', 'gzip').send(await region.gzipped(cur));
+      else res.send(cur.body);
     }),
   );
 
