@@ -241,7 +241,8 @@ export function readBodyBuffer(res: IncomingMessage, max: number): Promise<Buffe
 /** Read and gunzip a whole response body, refusing more than `max` bytes once decompressed. */
 export function readGzipBody(res: IncomingMessage, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const gunzip = createGunzip();
+    // 1 MiB output chunks: few of them, each above glibc's mmap threshold, so their memory goes back when freed.
+    const gunzip = createGunzip({ chunkSize: 1 << 20 });
     const chunks: Buffer[] = [];
     let size = 0;
     let failed = false;
