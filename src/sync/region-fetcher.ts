@@ -220,6 +220,10 @@ export class HelperSnapshotFetcher implements SnapshotFetcher {
       let head: Extract<RegionWorkerReply, { type: 'head' }> | undefined;
       let tables: NodeIndexTables | undefined;
       const nodes: Node[] = [];
+      // While every node so far is unchanged and in its place, nothing is built: `covered` counts them, and if
+      // that holds to the end the node list in force is handed back as it is.
+      let inOrder = true;
+      let covered = 0;
       let settled = false;
       const finish = (result: PollResult | Error, replace: boolean) => {
         if (settled) return;
@@ -249,16 +253,27 @@ export class HelperSnapshotFetcher implements SnapshotFetcher {
         if (m.table) tables[m.table.which].set(m.table.ints, m.table.at);
         if (m.nodes) {
           for (const n of m.nodes) {
+            if (Array.isArray(n) && inOrder && n[0] === covered) {
+              covered += n[1];
+              continue;
+            }
+            if (inOrder) {
+              // The first node out of place: from here on the list is built, starting with what was in place.
+              inOrder = false;
+              for (let i = 0; i < covered; i++) nodes.push(prevNodes[i]!);
+            }
             if (!Array.isArray(n)) nodes.push(sealNodeLike(n, prevById(n.systemId)));
             else for (let i = n[0], end = n[0] + n[1]; i < end; i++) nodes.push(prevNodes[i]!);
           }
         }
         if (!m.last) return;
-        if (nodes.length !== head.total) {
-          return finish(new RegionError('helper', `${p.where} could not be taken in: the region helper handed over ${nodes.length} of ${head.total} nodes`), true);
+        const total = inOrder ? covered : nodes.length;
+        if (total !== head.total) {
+          return finish(new RegionError('helper', `${p.where} could not be taken in: the region helper handed over ${total} of ${head.total} nodes`), true);
         }
         const { head: rest, generation, etag, bytes } = head;
-        finish({ kind: 'changed', etag, bytes, loaded: { snapshot: { ...rest, nodes }, generation, tables } }, false);
+        const list = inOrder && covered === prevNodes.length ? prevNodes : inOrder ? prevNodes.slice(0, covered) : nodes;
+        finish({ kind: 'changed', etag, bytes, loaded: { snapshot: { ...rest, nodes: list }, generation, tables } }, false);
       };
       const onExit = (code: number | null) =>
         finish(new RegionError('helper', `${p.where} could not be fetched: the region helper stopped (${code ?? 'no exit code'})`), true);

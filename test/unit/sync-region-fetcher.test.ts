@@ -130,6 +130,28 @@ describe('the region helper process', () => {
     }
   });
 
+  it('hands back the node list in force when no node changed, and its head when only the tail went', async () => {
+    const f = helper();
+    try {
+      serve(Array.from({ length: 20 }, (_, i) => node(i)));
+      const first = loaded(await f.poll({ waitSeconds: 0, where }));
+      serve(Array.from({ length: 20 }, (_, i) => node(i)));
+      const same = loaded(await f.poll({ waitSeconds: 0, where, previous: first }));
+      expect(same.snapshot.nodes).toBe(first.snapshot.nodes);
+      expect(same.tables).toBe(first.tables);
+      serve(Array.from({ length: 15 }, (_, i) => node(i)));
+      const shorter = loaded(await f.poll({ waitSeconds: 0, where, previous: same }));
+      expect(shorter.snapshot.nodes).toHaveLength(15);
+      expect(shorter.snapshot.nodes[14]).toBe(first.snapshot.nodes[14]);
+      const store = new NodeStore();
+      store.install(shorter.snapshot, shorter.tables!, 'test');
+      expect(store.find({ systemId: 's17' })).toBeUndefined();
+      expect(store.find({ systemId: 's3' })).toBe(first.snapshot.nodes[3]);
+    } finally {
+      f.close();
+    }
+  });
+
   it('keeps the lookup tables in force when only node contents changed, and sends new ones when a key moved', async () => {
     const f = helper();
     try {
