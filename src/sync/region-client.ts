@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Agent as HttpAgent, type IncomingMessage, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { messageOf } from '../core/errors.js';
 import { printable } from '../core/mac.js';
@@ -216,7 +217,7 @@ export class RegionClient {
 export function readBodyBuffer(res: IncomingMessage, max: number): Promise<Buffer> {
   const declared = Number(res.headers['content-length']);
   if (!(Number.isInteger(declared) && declared >= 0 && declared <= max)) {
-    return readBody(res, max).then((t) => Buffer.from(t));
+    return collect(res, res, max, `region answer is larger than ${max} bytes`);
   }
   return new Promise((resolve, reject) => {
     const buf = Buffer.allocUnsafe(declared);
@@ -238,11 +239,12 @@ export function readBodyBuffer(res: IncomingMessage, max: number): Promise<Buffe
   });
 }
 
-/** Read and gunzip a whole response body, refusing more than `max` bytes once decompressed. */
-export function readGzipBody(res: IncomingMessage, max: number): Promise<Buffer> {
+/**
+ * Collect all of `from` (the response itself, or what it is piped through) into one Buffer, refusing more
+ * than `max` bytes with `tooLarge`; a response that ends early or fails rejects.
+ */
+function collect(res: IncomingMessage, from: Readable, max: number, tooLarge: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    // 1 MiB output chunks: few of them, each above glibc's mmap threshold, so their memory goes back when freed.
-    const gunzip = createGunzip({ chunkSize: 1 << 20 });
     const chunks: Buffer[] = [];
     let size = 0;
     let failed = false;
@@ -250,42 +252,33 @@ export function readGzipBody(res: IncomingMessage, max: number): Promise<Buffer>
       if (failed) return;
       failed = true;
       res.destroy();
-      gunzip.destroy();
+      if (from !== res) from.destroy();
       reject(err);
     };
-    gunzip.on('data', (c: Buffer) => {
+    from.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > max) fail(new RegionError('malformed', `region answer is larger than ${max} bytes once decompressed`));
+      if (size > max) fail(new RegionError('malformed', tooLarge));
       else chunks.push(c);
     });
-    gunzip.on('end', () => !failed && resolve(Buffer.concat(chunks, size)));
-    gunzip.on('error', fail);
-    res.on('error', fail);
+    from.on('end', () => !failed && resolve(Buffer.concat(chunks, size)));
+    from.on('error', fail);
+    if (from !== res) res.on('error', fail);
     res.on('close', () => {
       if (!res.complete) fail(new Error('the region closed the connection mid-answer'));
     });
-    res.pipe(gunzip);
   });
 }
 
+/** Read and gunzip a whole response body, refusing more than `max` bytes once decompressed. */
+export function readGzipBody(res: IncomingMessage, max: number): Promise<Buffer> {
+  // 1 MiB output chunks: few of them, each above glibc's mmap threshold, so their memory goes back when freed.
+  const gunzip = createGunzip({ chunkSize: 1 << 20 });
+  const body = collect(res, gunzip, max, `region answer is larger than ${max} bytes once decompressed`);
+  res.pipe(gunzip);
+  return body;
+}
+
 /** Read a whole response body as UTF-8, refusing more than `max` bytes. */
-export function readBody(res: IncomingMessage, max: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    res.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > max) {
-        res.destroy();
-        reject(new RegionError('malformed', `region answer is larger than ${max} bytes`));
-        return;
-      }
-      chunks.push(c);
-    });
-    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    res.on('error', reject);
-    res.on('close', () => {
-      if (!res.complete) reject(new Error('the region closed the connection mid-answer'));
-    });
-  });
+export async function readBody(res: IncomingMessage, max: number): Promise<string> {
+  return (await collect(res, res, max, `region answer is larger than ${max} bytes`)).toString('utf8');
 }
