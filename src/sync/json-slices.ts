@@ -83,7 +83,7 @@ class Scanner {
 }
 
 // Like JSON.parse, a "__proto__" key becomes an own property rather than changing the prototype.
-function define(o: Record<string, unknown>, key: string, value: unknown): void {
+export function define(o: Record<string, unknown>, key: string, value: unknown): void {
   Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
 }
 

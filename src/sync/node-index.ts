@@ -2,11 +2,11 @@
  * The store's lookup tables: open-addressing hash tables in flat Int32Arrays that map a key (MAC, UUID or
  * system_id) to the node's position in the snapshot. Each slot holds the key's 32-bit hash and position + 1
  * (0 = empty); a hit is confirmed against the node itself, so a table holds no string. Being plain typed
- * arrays, the tables are built where the snapshot is checked (the region worker) and moved to the main
- * thread without a copy, and installing them gives the garbage collector nothing to trace.
+ * arrays, the tables are built where the snapshot is checked (the region helper process), handed over as
+ * raw pieces, and installing them gives the garbage collector nothing to trace.
  */
 
-/** The three tables of one snapshot (as they travel between threads). */
+/** The three tables of one snapshot. */
 export interface NodeIndexTables {
   mac: Int32Array;
   uuid: Int32Array;

@@ -9,9 +9,6 @@ import { type RegionFailure, RegionError } from './region-error.js';
 import { loadSnapshot } from './snapshot-loader.js';
 import { type PlainNode, type PlainSnapshot, sealNodeLike } from './snapshot-schema.js';
 
-/** Bytes of node digest kept per node (a truncated SHA-256 of its normalised form). */
-export const DIGEST_BYTES = 16;
-
 /** A loaded snapshot and, from the helper, its generation there (so the next load can name unchanged nodes by position). */
 export interface LoadedSnapshot {
   snapshot: Snapshot;
@@ -99,12 +96,9 @@ export function defaultRegionWorkerUrl(): URL | undefined {
 export type FetcherWarn = (message: string) => void;
 
 /** The fetcher for a client: the region helper process when the built script is there, else this thread. */
-export function snapshotFetcher(
-  client: RegionClient,
-  options: { workerUrl?: URL | null; chunkNodes?: number; warn?: FetcherWarn } = {},
-): SnapshotFetcher {
-  const url = options.workerUrl === undefined ? defaultRegionWorkerUrl() : options.workerUrl;
-  return url ? new HelperSnapshotFetcher(client.options, url, { chunkNodes: options.chunkNodes, warn: options.warn }) : new InlineSnapshotFetcher(client);
+export function snapshotFetcher(client: RegionClient, options: { warn?: FetcherWarn } = {}): SnapshotFetcher {
+  const url = defaultRegionWorkerUrl();
+  return url ? new HelperSnapshotFetcher(client.options, url, options) : new InlineSnapshotFetcher(client);
 }
 
 const aborted = () => Object.assign(new Error('snapshot request aborted'), { name: 'AbortError' });
@@ -207,9 +201,8 @@ export class HelperSnapshotFetcher implements SnapshotFetcher {
       throw new RegionError('helper', `${p.where} cannot be fetched: ${messageOf(err)}`);
     }
     if (p.signal?.aborted) throw aborted();
-    const base = p.previous?.generation;
-    const prevNodes = base ? p.previous!.snapshot.nodes : [];
-    // A changed node shares every unchanged field with the node of the same system_id in the load in force.
+    // Runs name positions in the load in force; a changed node shares every equal field with the node of the
+    // same system_id there.
     const inForce = p.previous?.snapshot.nodes ?? [];
     const byId = p.previous?.tables?.systemId;
     const prevById = (id: string) => {
@@ -260,10 +253,10 @@ export class HelperSnapshotFetcher implements SnapshotFetcher {
             if (inOrder) {
               // The first node out of place: from here on the list is built, starting with what was in place.
               inOrder = false;
-              for (let i = 0; i < covered; i++) nodes.push(prevNodes[i]!);
+              for (let i = 0; i < covered; i++) nodes.push(inForce[i]!);
             }
             if (!Array.isArray(n)) nodes.push(sealNodeLike(n, prevById(n.systemId)));
-            else for (let i = n[0], end = n[0] + n[1]; i < end; i++) nodes.push(prevNodes[i]!);
+            else for (let i = n[0], end = n[0] + n[1]; i < end; i++) nodes.push(inForce[i]!);
           }
         }
         if (!m.last) return;
@@ -272,7 +265,7 @@ export class HelperSnapshotFetcher implements SnapshotFetcher {
           return finish(new RegionError('helper', `${p.where} could not be taken in: the region helper handed over ${total} of ${head.total} nodes`), true);
         }
         const { head: rest, generation, etag, bytes } = head;
-        const list = inOrder && covered === prevNodes.length ? prevNodes : inOrder ? prevNodes.slice(0, covered) : nodes;
+        const list = inOrder && covered === inForce.length ? inForce : inOrder ? inForce.slice(0, covered) : nodes;
         finish({ kind: 'changed', etag, bytes, loaded: { snapshot: { ...rest, nodes: list }, generation, tables } }, false);
       };
       const onExit = (code: number | null) =>
@@ -285,7 +278,7 @@ export class HelperSnapshotFetcher implements SnapshotFetcher {
       helper.on('message', onMessage);
       helper.on('exit', onExit);
       p.signal?.addEventListener('abort', onAbort, { once: true });
-      ask({ type: 'poll', etag: p.etag, waitSeconds: p.waitSeconds, where: p.where, base });
+      ask({ type: 'poll', etag: p.etag, waitSeconds: p.waitSeconds, where: p.where, base: p.previous?.generation });
     });
   }
 }

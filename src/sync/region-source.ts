@@ -11,7 +11,7 @@ import type { NodeStore } from './node-store.js';
 /** How the follower talks to the region and paces itself. */
 export interface RegionSourceOptions {
   client: RegionClient;
-  /** How snapshots are fetched and checked; defaults to the region worker thread (region-fetcher.ts). */
+  /** How snapshots are fetched and checked; defaults to the region helper process (region-fetcher.ts). */
   fetcher?: SnapshotFetcher;
   store: NodeStore;
   log: Logger;

@@ -2,28 +2,29 @@
  * The region helper process: the rack's snapshot link to the region. It owns its own RegionClient (its own
  * keep-alive connection, its own copy of the token, read from the token file here), so a snapshot's bytes
  * are received, JSON-parsed, validated, normalised, digested and indexed (node-index.ts) in this process;
- * the edgeboot process only gets the lookup tables and the nodes that changed, in small chunks, one per
- * request. A node identical to one of the previous load (same digest) travels as that node's position: the
- * edgeboot process keeps its object instead of building a new one. Failures travel as the RegionError's
+ * the edgeboot process only gets the lookup tables (unless its own still fit) and the nodes that changed, in
+ * small pieces, one per request. Nodes identical to those of the load the edgeboot process holds (same
+ * digest) travel as runs of positions in it: it keeps those objects instead of building new ones. Failures travel as the RegionError's
  * kind and message (never the token); nothing is logged here.
  *
  * It is a process rather than a worker thread so that all of its threads, V8's garbage collector and
  * compiler threads included, run at a low priority: on a small machine they would otherwise take the CPU
  * from the thread that answers boot requests.
  *
- * Protocol (region-fetcher.ts, over the IPC channel): `init`, then per poll: `poll` → `unchanged` | `error` |
- * `head`, then `more` → `nodes` until every node was sent. The edgeboot process replaces this helper after
- * each new snapshot (the memory of the parse goes with it) and on abort; it exits when the channel closes.
+ * Protocol (region-fetcher.ts, over the IPC channel): `init` → `ready`, then per poll: `poll` → `unchanged` |
+ * `error` | `head`, then `more` → `piece` until the one marked `last`. The helper lives through many polls
+ * (it runs the collector after each hand-over); the edgeboot process replaces it on abort or when it dies,
+ * and it exits when the channel closes.
  */
 import { createHash, hash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { hasCode, messageOf } from '../core/errors.js';
-import { isJsonObject, walkObjectSteps } from './json-slices.js';
+import { define, isJsonObject, walkObjectSteps } from './json-slices.js';
 import { HashSlots, type NodeIndexTables } from './node-index.js';
 import { RegionClient } from './region-client.js';
 import { RegionError } from './region-error.js';
-import { DIGEST_BYTES, type RegionWorkerInput, type RegionWorkerReply, type RegionWorkerRequest } from './region-fetcher.js';
+import type { RegionWorkerInput, RegionWorkerReply, RegionWorkerRequest } from './region-fetcher.js';
 import { type PlainNode, type PlainSnapshot, SnapshotChecker } from './snapshot-schema.js';
 
 /** Whether this process runs under SCHED_IDLE (policy 5, field 41 of /proc/self/stat). */
@@ -54,6 +55,9 @@ function lowerPriority(nice: number): boolean {
   }
   return ok;
 }
+
+/** Bytes of node digest kept per node (a truncated SHA-256 of its normalised form). */
+const DIGEST_BYTES = 16;
 
 const send = (m: RegionWorkerReply) => process.send!(m);
 let input: RegionWorkerInput;
@@ -126,13 +130,13 @@ function check(body: Buffer, where: string, known: KnownNodes): Checked {
   const steps = walkObjectSteps(body, {
     value(key, value) {
       if (key === 'nodes') nodesGiven = true;
-      Object.defineProperty(rest, key, { value, enumerable: true, writable: true, configurable: true });
+      define(rest, key, value);
     },
     arrayStart(key) {
       if (key === 'nodes') {
         if (nodesGiven) checker.problem('nodes: given more than once');
         nodesGiven = true;
-      } else Object.defineProperty(rest, key, { value: [], enumerable: true, writable: true, configurable: true });
+      } else define(rest, key, []);
     },
     element(key, index, value) {
       if (key !== 'nodes') {

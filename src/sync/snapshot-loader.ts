@@ -6,7 +6,7 @@ import { parseSnapshotInSlices } from './snapshot-schema.js';
 /**
  * Parse, validate and normalise a snapshot body on this thread, in slices, yielding to the event loop
  * between them. A bad body throws one EdgebootError('E_SNAPSHOT') naming every problem with its path.
- * (The region follower normally does this on its worker thread: region-worker.ts.)
+ * (The region follower normally does this in its helper process: region-worker.ts.)
  */
 export async function loadSnapshot(body: Buffer, where: string): Promise<LoadedSnapshot> {
   let doc: unknown;
