@@ -2,11 +2,15 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, copyFile, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GUEST_INIT, UDHCPC_SCRIPT } from './guest-init.js';
+import { GUEST_INIT, GUEST_MODULES, UDHCPC_SCRIPT } from './guest-init.js';
 import { cacheRoot } from './paths.js';
 import { run } from './process.js';
 
-/** A Linux kernel and a busybox initrd that fetches and prints its answer file. */
+/**
+ * A Linux kernel and a busybox initrd that fetches and prints its answer file. The kernel is Debian's
+ * signed one (it boots under Secure Boot and without it alike); the initrd carries the e1000 driver
+ * (iPXE ROM guests) and the virtio-net chain (OVMF's own network stack), loading whichever finds a NIC.
+ */
 export interface BootArtefacts {
   /** The kernel ABI name, e.g. `6.1.0-56-amd64`. */
   kernelAbi: string;
@@ -20,13 +24,13 @@ export interface BootArtefacts {
   built: boolean;
 }
 
-/** Which kernel `linux-image-amd64` points at, and the unsigned package that carries it. */
+/** Which kernel `linux-image-amd64` points at, and the signed package that carries it. */
 export async function currentKernel(): Promise<{ abi: string; pkg: string; version: string }> {
   const deps = await run('apt-cache', ['depends', 'linux-image-amd64']);
   const m = /Depends:\s+linux-image-(\S+?-amd64)\b/.exec(deps.stdout);
   if (!m) throw new Error(`cannot find the kernel ABI in \`apt-cache depends linux-image-amd64\`:\n${deps.stdout}`);
   const abi = m[1]!;
-  const pkg = `linux-image-${abi}-unsigned`;
+  const pkg = `linux-image-${abi}`;
   const show = await run('apt-cache', ['show', '--no-all-versions', pkg]);
   const v = /^Version:\s*(\S+)/m.exec(show.stdout);
   if (!v) throw new Error(`\`apt-cache show ${pkg}\` printed no Version (run apt-get update?)`);
@@ -46,8 +50,21 @@ async function findFile(dir: string, test: (name: string) => boolean): Promise<s
   return undefined;
 }
 
-/** Download the unsigned kernel package and take vmlinuz and e1000.ko out of it. */
-async function extractKernel(work: string, pkg: string): Promise<{ vmlinuz: string; e1000: string }> {
+/** Make a compressed module plain: busybox insmod loads plain modules only. */
+async function decompressModule(file: string): Promise<string> {
+  if (file.endsWith('.xz')) {
+    await run('xz', ['-d', file]);
+    return file.slice(0, -3);
+  }
+  if (file.endsWith('.zst')) {
+    await run('zstd', ['-d', '-q', '--rm', file]);
+    return file.slice(0, -4);
+  }
+  return file;
+}
+
+/** Download the signed kernel package and take vmlinuz and the NIC modules out of it. */
+async function extractKernel(work: string, pkg: string): Promise<{ vmlinuz: string; modules: string[] }> {
   const dl = join(work, 'download');
   await mkdir(dl, { recursive: true });
   await run('apt-get', ['download', '-q', pkg], { cwd: dl, timeoutMs: 300_000 });
@@ -55,24 +72,22 @@ async function extractKernel(work: string, pkg: string): Promise<{ vmlinuz: stri
   if (!deb) throw new Error(`apt-get download ${pkg} left no .deb in ${dl}`);
   const root = join(work, 'pkg');
   await mkdir(root, { recursive: true });
-  await run('sh', ['-c', 'dpkg-deb --fsys-tarfile "$1" | tar -x -C "$2" --wildcards "./boot/vmlinuz-*" "*/e1000/e1000.ko*"', 'sh', deb, root]);
+  const patterns = GUEST_MODULES.map((m) => `*/${m}.ko*`);
+  await run('sh', ['-c', 'd="$1"; r="$2"; shift 2; dpkg-deb --fsys-tarfile "$d" | tar -x -C "$r" --wildcards "./boot/vmlinuz-*" "$@"', 'sh', deb, root, ...patterns]);
   const vmlinuz = await findFile(join(root, 'boot'), (n) => n.startsWith('vmlinuz-'));
-  let e1000 = await findFile(root, (n) => n.startsWith('e1000.ko'));
-  if (!vmlinuz || !e1000) throw new Error(`${pkg} holds no vmlinuz or e1000.ko`);
-  // busybox insmod loads plain modules only; later Debian kernels compress them.
-  if (e1000.endsWith('.xz')) {
-    await run('xz', ['-d', e1000]);
-    e1000 = e1000.slice(0, -3);
-  } else if (e1000.endsWith('.zst')) {
-    await run('zstd', ['-d', '-q', '--rm', e1000]);
-    e1000 = e1000.slice(0, -4);
+  if (!vmlinuz) throw new Error(`${pkg} holds no vmlinuz`);
+  const modules: string[] = [];
+  for (const m of GUEST_MODULES) {
+    const file = await findFile(root, (n) => n === `${m}.ko` || n.startsWith(`${m}.ko.`));
+    if (!file) throw new Error(`${pkg} holds no ${m}.ko`);
+    modules.push(await decompressModule(file));
   }
   await rm(deb);
-  return { vmlinuz, e1000 };
+  return { vmlinuz, modules };
 }
 
-/** Pack /init, static busybox, the udhcpc script and e1000.ko into a gzipped newc cpio. */
-async function packInitrd(work: string, e1000: string, out: string): Promise<void> {
+/** Pack /init, static busybox, the udhcpc script and the NIC modules into a gzipped newc cpio. */
+async function packInitrd(work: string, modules: string[], out: string): Promise<void> {
   const root = join(work, 'initrd');
   for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'lib/modules']) {
     await mkdir(join(root, d), { recursive: true });
@@ -81,7 +96,7 @@ async function packInitrd(work: string, e1000: string, out: string): Promise<voi
   await chmod(join(root, 'bin/busybox'), 0o755);
   await writeFile(join(root, 'init'), GUEST_INIT, { mode: 0o755 });
   await writeFile(join(root, 'etc/udhcpc.script'), UDHCPC_SCRIPT, { mode: 0o755 });
-  await copyFile(e1000, join(root, 'lib/modules/e1000.ko'));
+  for (const [i, m] of modules.entries()) await copyFile(m, join(root, `lib/modules/${GUEST_MODULES[i]}.ko`));
   // The kernel opens /dev/console for init before devtmpfs is mounted.
   await run('mknod', ['-m', '600', join(root, 'dev/console'), 'c', '5', '1'], { allowFailure: true });
   await run('sh', ['-c', 'find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -9 > "$1"', 'sh', out], { cwd: root });
@@ -97,6 +112,7 @@ export async function ensureBootArtefacts(log: (line: string) => void = () => {}
   const k = await currentKernel();
   const recipe = createHash('sha256')
     .update(GUEST_INIT)
+    .update(GUEST_MODULES.join(' '))
     .update(UDHCPC_SCRIPT)
     .update(await busyboxVersion())
     .digest('hex')
@@ -111,10 +127,9 @@ export async function ensureBootArtefacts(log: (line: string) => void = () => {}
   const stage = join(work, 'out');
   try {
     await mkdir(stage, { recursive: true });
-    const { vmlinuz, e1000 } = await extractKernel(work, k.pkg);
+    const { vmlinuz, modules } = await extractKernel(work, k.pkg);
     await copyFile(vmlinuz, join(stage, 'kernel'));
-    await copyFile(e1000, join(stage, 'e1000.ko'));
-    await packInitrd(work, e1000, join(stage, 'initrd'));
+    await packInitrd(work, modules, join(stage, 'initrd'));
     await writeFile(join(stage, 'ready'), `${k.pkg} ${k.version}\n`);
     try {
       await rename(stage, dir);

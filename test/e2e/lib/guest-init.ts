@@ -1,3 +1,16 @@
+/** NIC driver modules the initrd loads, in load order (virtio_net needs the ones before it). */
+export const GUEST_MODULES = [
+  'e1000',
+  'virtio_ring',
+  'virtio_pci_modern_dev',
+  'virtio_pci_legacy_dev',
+  'virtio',
+  'virtio_pci',
+  'failover',
+  'net_failover',
+  'virtio_net',
+] as const;
+
 /** Lines the guest prints on its serial console; the serial-log parser matches on them. */
 export const MARKERS = {
   step: 'EDGEBOOT-E2E:',
@@ -8,7 +21,7 @@ export const MARKERS = {
 } as const;
 
 /**
- * The initrd's /init (busybox ash): load e1000, get a lease with udhcpc, take the answer-file URL
+ * The initrd's /init (busybox ash): load the NIC drivers (e1000 or the virtio-net chain), get a lease with udhcpc, take the answer-file URL
  * from /proc/cmdline (`url=` for d-i, `ds=nocloud-net;s=<prefix>` for cloud-init, which fetches
  * `<prefix>user-data`), fetch it with wget, print it between markers, then power off.
  */
@@ -34,7 +47,8 @@ finish() {
 
 say "init started"
 dmesg -n 1
-insmod /lib/modules/e1000.ko || finish fail insmod-e1000
+# Both drivers are in the initrd; the one whose device is present brings up eth0.
+for m in ${GUEST_MODULES.join(' ')}; do insmod /lib/modules/$m.ko 2>/dev/null; done
 i=0
 while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 [ -e /sys/class/net/eth0 ] || finish fail no-eth0
