@@ -23,4 +23,7 @@ export const FIRMWARE = {
   efiRom: '/usr/lib/ipxe/qemu/efi-e1000.rom',
   ovmfCode: '/usr/share/OVMF/OVMF_CODE_4M.fd',
   ovmfVars: '/usr/share/OVMF/OVMF_VARS_4M.fd',
+  /** Secure Boot OVMF (SMM) and a variable store with Microsoft's keys enrolled. */
+  ovmfSecbootCode: '/usr/share/OVMF/OVMF_CODE_4M.secboot.fd',
+  ovmfMsVars: '/usr/share/OVMF/OVMF_VARS_4M.ms.fd',
 } as const;

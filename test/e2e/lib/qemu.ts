@@ -3,8 +3,12 @@ import { join } from 'node:path';
 import type { Netns } from './netns.js';
 import { FIRMWARE } from './paths.js';
 
-/** `bios`: SeaBIOS with the iPXE e1000 ROM; `uefi`: OVMF with the iPXE EFI e1000 ROM. */
-export type Firmware = 'bios' | 'uefi';
+/**
+ * `bios`: SeaBIOS with the iPXE e1000 ROM; `uefi`: OVMF with the iPXE EFI e1000 ROM;
+ * `uefi-native`: OVMF's own network stack (virtio-net, no option ROM: native PXE and HTTP Boot);
+ * `uefi-secureboot`: the same with Secure Boot enforced (SMM build, Microsoft keys enrolled).
+ */
+export type Firmware = 'bios' | 'uefi' | 'uefi-native' | 'uefi-secureboot';
 
 /** Options for `bootGuest`. */
 export interface GuestOptions {
@@ -18,7 +22,7 @@ export interface GuestOptions {
   /** Hard limit for the whole boot, enforced by `timeout` and by the test process. */
   timeoutSeconds?: number;
   memoryMb?: number;
-  /** Override the NIC option ROM (defaults: pxe-e1000.rom / efi-e1000.rom). */
+  /** Override the NIC option ROM (defaults: pxe-e1000.rom / efi-e1000.rom; none for the native modes). */
   romfile?: string;
   extraArgs?: string[];
 }
@@ -36,17 +40,26 @@ export interface GuestRun {
 
 /** The qemu command line for one network-booting guest on the namespace's tap0. */
 export async function qemuArgs(o: GuestOptions): Promise<string[]> {
-  const rom = o.romfile ?? (o.firmware === 'bios' ? FIRMWARE.biosRom : FIRMWARE.efiRom);
-  const args = ['-name', `edgeboot-e2e-${o.firmware}`, '-accel', 'tcg', '-m', String(o.memoryMb ?? 512)];
-  args.push('-nographic', '-no-reboot', '-boot', 'n', '-serial', 'mon:stdio');
+  const native = o.firmware === 'uefi-native' || o.firmware === 'uefi-secureboot';
+  const args = ['-name', `edgeboot-e2e-${o.firmware}`, '-accel', 'tcg', '-m', String(o.memoryMb ?? (native ? 1024 : 512))];
+  args.push('-nographic', '-no-reboot', '-serial', 'mon:stdio');
   args.push('-netdev', `tap,id=n0,ifname=${o.ns.tap},script=no,downscript=no`);
-  args.push('-device', `e1000,netdev=n0,mac=${o.mac},romfile=${rom}`);
+  if (native) {
+    // OVMF's own virtio-net driver and PXE/HTTP Boot stack; `bootindex` makes the NIC the first boot option.
+    if (o.firmware === 'uefi-secureboot') args.push('-machine', 'q35,smm=on', '-global', 'driver=cfi.pflash01,property=secure,value=on');
+    else args.push('-machine', 'q35');
+    args.push('-device', `virtio-net-pci,netdev=n0,mac=${o.mac},romfile=${o.romfile ?? ''},bootindex=1`);
+  } else {
+    const rom = o.romfile ?? (o.firmware === 'bios' ? FIRMWARE.biosRom : FIRMWARE.efiRom);
+    args.push('-boot', 'n', '-device', `e1000,netdev=n0,mac=${o.mac},romfile=${rom}`);
+  }
   if (o.uuid) args.push('-uuid', o.uuid);
-  if (o.firmware === 'uefi') {
+  if (o.firmware !== 'bios') {
+    const secure = o.firmware === 'uefi-secureboot';
     // OVMF writes its variable store: every run gets its own copy.
-    const vars = join(o.dir, 'OVMF_VARS_4M.fd');
-    await copyFile(FIRMWARE.ovmfVars, vars);
-    args.push('-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${FIRMWARE.ovmfCode}`);
+    const vars = join(o.dir, `OVMF_VARS_4M-${o.firmware}.fd`);
+    await copyFile(secure ? FIRMWARE.ovmfMsVars : FIRMWARE.ovmfVars, vars);
+    args.push('-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${secure ? FIRMWARE.ovmfSecbootCode : FIRMWARE.ovmfCode}`);
     args.push('-drive', `if=pflash,format=raw,unit=1,file=${vars}`);
   }
   args.push(...(o.extraArgs ?? []));
