@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs on a Debian machine (run as root), then the npm dependencies.
 # The tests use real peers: TFTP clients and servers, DHCP servers, nginx, wrk, qemu with iPXE ROMs and OVMF.
+# `--apt-only` installs the Debian packages and stops (test/e2e/in-trixie.sh uses it for its root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -16,4 +17,5 @@ apt-get install -y -q --no-install-recommends \
 if ! command -v node >/dev/null || ! node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a===20&&b>=19)?0:1)'; then
   apt-get install -y -q nodejs npm
 fi
+[ "${1:-}" = --apt-only ] && exit 0
 npm ci --no-audit --no-fund

@@ -21,6 +21,8 @@ export interface Explanation {
   kinds: Array<{ kind: Kind; candidates: string[]; chosen: string | null }>;
   loaders: LoaderChoice[];
   flags: ReturnType<typeof summariseMac>['flags'];
+  /** The loader chain the latest boot took, e.g. `shim → grub → grub config → kernel`. */
+  chain: string[];
   timeline: Array<Record<string, unknown>>;
 }
 
@@ -41,6 +43,7 @@ export function explainMac(
     reason = ex.decision.reason;
     return { kind, candidates: ex.candidates, chosen: ex.resolution.chosen?.origin ?? null };
   });
+  const summary = summariseMac(mac, node, timeline);
   return {
     mac,
     node: node
@@ -50,7 +53,8 @@ export function explainMac(
     reason,
     kinds: perKind,
     loaders,
-    flags: summariseMac(mac, node, timeline).flags,
+    flags: summary.flags,
+    chain: summary.chain,
     timeline: timeline.events(mac).map(eventJson),
   };
 }
@@ -72,6 +76,7 @@ export function formatExplanation(x: Explanation): string {
   }
   lines.push('', 'loader per DHCP client architecture (option 93):');
   for (const l of x.loaders) lines.push(`  ${l.rule.padEnd(10)} ${Array.isArray(l.arches) ? `arch ${l.arches.join(',')}` : 'user class iPXE'} → ${l.filename}`);
+  lines.push('', `loader chain of the latest boot: ${x.chain.length ? x.chain.join(' → ') : '(none seen yet)'}`);
   lines.push('', x.flags.length ? `diagnosis: ${x.flags.map((f) => f.message).join('; ')}` : 'diagnosis: nothing stuck', '', 'timeline:');
   if (x.timeline.length === 0) lines.push('  (no events recorded)');
   for (const e of x.timeline) {
