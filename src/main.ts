@@ -137,6 +137,14 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     addresses = listAddresses();
   }, 30_000);
   addressTimer.unref();
+  let listedAt = Date.now();
+  const freshAddresses = (): LocalAddress[] => {
+    if (Date.now() - listedAt >= 1000) {
+      addresses = listAddresses();
+      listedAt = Date.now();
+    }
+    return addresses;
+  };
 
   let draining = false;
   const openFiles = new OpenFiles();
@@ -179,7 +187,8 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   const services: Service[] = [];
   if (config.tftp.enabled) services.push(tftpServiceFromConfig(config, { boot: core.boot, log: log.child({ part: 'tftp' }), metrics, openFiles }));
   services.push(
-    ...dhcpServicesFromConfig(config, { leases: core.leases, discoveries: core.discoveries, nodes: core.store, addresses: () => addresses, httpPort, log, metrics }),
+    // proxyDHCP needs an address as soon as its interface gets carrier (listed at most once a second).
+    ...dhcpServicesFromConfig(config, { leases: core.leases, discoveries: core.discoveries, nodes: core.store, addresses: freshAddresses, httpPort, log, metrics }),
   );
   services.push(...regionSide.services);
   const started: Service[] = [];

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { parseMac } from '../../src/core/mac.js';
 import { loaderChain, loaderName } from '../../src/observe/loader-chain.js';
 import { classifyMiss, missDetail } from '../../src/observe/not-found.js';
-import type { BootEvent } from '../../src/observe/timeline.js';
+import { type BootEvent, BootTimeline } from '../../src/observe/timeline.js';
 
 const ev = (stage: BootEvent['stage'], detail: string, outcome = 'ok'): BootEvent => ({ at: 0, stage, via: 'tftp', detail, outcome });
 
@@ -42,5 +43,18 @@ describe('missing files', () => {
 
   it('never puts a query string or an answer capability in the detail', () => {
     expect(missDetail('/answers/52-54-00-00-00-01/c4p4b1l1ty/preseed?sig=x')).toBe('answers/52-54-00-00-00-01/[capability]/preseed');
+  });
+});
+
+describe('events from an address no MAC is known at yet', () => {
+  it('go to the MAC that learns the address within a minute (HTTP Boot fetches before the lease report)', () => {
+    const t = new BootTimeline();
+    const mac = parseMac('52:54:00:00:12:34');
+    t.holdForIp('10.0.0.9', { at: Date.now(), stage: 'loader', via: 'http', detail: 'snponly.efi', outcome: 'ok' });
+    t.holdForIp('10.0.0.8', { at: Date.now() - 120_000, stage: 'loader', via: 'http', detail: 'stale.efi', outcome: 'ok' });
+    expect(t.events(mac)).toEqual([]);
+    t.learnIp('10.0.0.9', mac);
+    t.learnIp('10.0.0.8', mac);
+    expect(t.events(mac).map((e) => e.detail)).toEqual(['snponly.efi']);
   });
 });
