@@ -124,9 +124,13 @@ describe('parseSubOptions', () => {
 // Issue 13: d-i reads any boot file name containing "://" as its preseed URL; only iPXE and UEFI HTTP
 // Boot firmware may be handed a URL.
 describe('proxyAnswer hands URLs only to iPXE and HTTPClient firmware', () => {
-  it('a plain UEFI PXE client (no iPXE user class) gets a file name, never a URL', () => {
-    const a = answered(proxyAnswer(discover(7), 'dhcp', PLAN));
-    expect(a.file).toBe('snponly.efi');
+  it("a plain UEFI PXE client (OVMF's own PXE, captured) gets a file name, never a URL", () => {
+    expect(answered(proxyAnswer(capture('ovmf-native-discover'), 'dhcp', PLAN)).file).toBe('snponly.efi');
+    expect(answered(proxyAnswer(discover(7), 'dhcp', PLAN)).file).toBe('snponly.efi');
+  });
+
+  it('the iPXE that snponly.efi starts (captured) is sent to the HTTP entry script', () => {
+    expect(answered(proxyAnswer(capture('ovmf-snponly-discover'), 'dhcp', PLAN)).file).toBe('http://10.0.0.1:5248/boot.ipxe');
   });
 
   it('a PXE client claiming the HTTP boot architecture gets nothing rather than a URL', () => {
