@@ -112,5 +112,7 @@ describe('missing files, shim probes and the loader chain', () => {
     expect(x.chain).toEqual(['snponly', 'ipxe script', 'kernel']);
     const metrics = await (await fetch(`${t.base}/metrics`)).text();
     expect(metrics).toContain('edgeboot_boot_chains_total{chain="snponly > ipxe script > kernel"} 1');
+    const { stdout } = await execFileAsync(process.execPath, ['dist/src/cli/edgeboot.js', 'explain', MAC, '--url', t.base]);
+    expect(stdout).toContain('loader chain of the latest boot: snponly → ipxe script → kernel');
   });
 });
