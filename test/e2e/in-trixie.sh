@@ -29,6 +29,9 @@ bind() { # bind <host path> <path inside the root>
 }
 
 bind_system() {
+  # The root must be a mount point of its own: `ip netns exec` remounts "/" as a slave inside it.
+  mount --bind "$root" "$root"
+  mounted+=("$root")
   bind /dev /dev
   bind /proc /proc
   bind /sys /sys
