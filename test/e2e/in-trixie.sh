@@ -20,6 +20,7 @@ cleanup() {
   for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount -l "${mounted[i]}" 2>/dev/null || true; done
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT
 
 bind() { # bind <host path> <path inside the root>
   mkdir -p "$root$2"

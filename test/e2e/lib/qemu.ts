@@ -50,6 +50,8 @@ export async function qemuArgs(o: GuestOptions): Promise<string[]> {
     if (o.firmware === 'uefi-secureboot') args.push('-machine', 'q35,smm=on', '-global', 'driver=cfi.pflash01,property=secure,value=on');
     else args.push('-machine', 'q35');
     args.push('-device', `virtio-net-pci,netdev=n0,mac=${o.mac},romfile=${o.romfile ?? ''},bootindex=1`);
+    // OVMF 2025.02 (trixie) offers no network boot option without a random number generator (its NEWS.Debian).
+    args.push('-device', 'virtio-rng-pci');
   } else {
     const rom = o.romfile ?? (o.firmware === 'bios' ? FIRMWARE.biosRom : EFI_E1000_ROM);
     args.push('-boot', 'n', '-device', `e1000,netdev=n0,mac=${o.mac},romfile=${rom}`);
