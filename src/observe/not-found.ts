@@ -23,8 +23,12 @@ export function classifyMiss(name: string): MissKind {
   return 'missing';
 }
 
+/** A requested name with the capability of an answer-file path (`answers/<mac>/<capability>/…`) masked. */
+export function maskCapability(name: string): string {
+  return name.replace(/^(\/*answers\/[^/]+\/)[^/]+/, '$1[capability]');
+}
+
 /** The requested name as it may appear in a log line or timeline event: no query string, answer capabilities masked, printable, bounded. */
 export function missDetail(name: string): string {
-  const path = (name.split('?')[0] ?? '').replace(/^\/+/, '').replace(/^answers\/([^/]+)\/[^/]+/, 'answers/$1/[capability]');
-  return printable(path, 120);
+  return printable(maskCapability((name.split('?')[0] ?? '').replace(/^\/+/, '')), 120);
 }

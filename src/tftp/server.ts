@@ -5,7 +5,7 @@ import type { OpenFiles } from '../files/open-files.js';
 import { EdgebootError, messageOf } from '../core/errors.js';
 import { printable } from '../core/mac.js';
 import { classifyFile } from '../observe/classify.js';
-import { classifyMiss, missDetail } from '../observe/not-found.js';
+import { classifyMiss, maskCapability, missDetail } from '../observe/not-found.js';
 import type { MetricsRegistry } from '../core/metrics.js';
 import type { Service } from '../core/service.js';
 import { FileCache } from './file-cache.js';
@@ -190,7 +190,8 @@ export class TftpService implements Service {
 
   async #read(file: string, modeRaw: string, options: [string, string][], rinfo: RemoteInfo, ep: Endpoint): Promise<void> {
     const key = `${rinfo.address}:${rinfo.port}`;
-    const log = this.#log.child({ peer: key, file: printable(file, 200) });
+    // A client may ask TFTP for an answer-file path; its capability never reaches the log.
+    const log = this.#log.child({ peer: key, file: printable(maskCapability(file), 200) });
     // A retransmitted RRQ from a peer already being served belongs to that transfer.
     if (this.#active.has(key)) {
       this.#m.dropped.inc({ reason: 'duplicate-request' });

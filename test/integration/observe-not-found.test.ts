@@ -62,9 +62,19 @@ describe('missing files, shim probes and the loader chain', () => {
     expect(String(hits[0]!.peer)).toMatch(/^127\.0\.0\.1:\d+$/);
   });
 
+  it('a TFTP request for an answer-file path never logs its capability', async () => {
+    expect(await tftpGet(`answers/${MAC.replace(/:/g, '-')}/nf-cap-secret/preseed`)).toBe(68);
+    expect(t.log.text()).not.toContain('nf-cap-secret');
+    expect(t.log.text()).toContain('answers/52-54-00-ee-12-01/[capability]/preseed');
+  });
+
   it('both misses are timeline events of the node at that address, without the query string', async () => {
     const missed = (await timeline()).filter((e) => e.outcome === 'not found');
-    expect(missed.map((e) => `${e.via}:${e.stage}:${e.detail}`)).toEqual(['http:loader:nf-missing-loader.efi', 'tftp:loader:nf-missing-tftp.efi']);
+    expect(missed.map((e) => `${e.via}:${e.stage}:${e.detail}`)).toEqual([
+      'http:loader:nf-missing-loader.efi',
+      'tftp:loader:nf-missing-tftp.efi',
+      'tftp:file:answers/52-54-00-ee-12-01/[capability]/preseed',
+    ]);
     expect(t.log.text()).not.toContain('nf-query-secret');
   });
 
@@ -100,6 +110,7 @@ describe('missing files, shim probes and the loader chain', () => {
     const metrics = await (await fetch(`${t.base}/metrics`)).text();
     expect(metrics).toMatch(/edgeboot_files_not_found_total\{class="loader",proto="http"\} 1\b/);
     expect(metrics).toMatch(/edgeboot_files_not_found_total\{class="loader",proto="tftp"\} 1\b/);
+    expect(metrics).toMatch(/edgeboot_files_not_found_total\{class="file",proto="tftp"\} 1\b/);
   });
 
   it('the loader chain the node took reaches the timeline API, explain and /metrics', async () => {
