@@ -2,12 +2,12 @@ import { existsSync } from 'node:fs';
 import { loadConfig } from '../config/config.js';
 import { messageOf } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
-import { resolveBootFile } from '../files/boot-files.js';
+import { describeLoader } from '../files/boot-files.js';
 import { composeCore } from '../main.js';
 import { KINDS, PURPOSES } from '../render/kinds.js';
 
 const REQUIRED_LOADERS = ['undionly.kpxe', 'snponly.efi'];
-const OPTIONAL_LOADERS = ['ipxe.efi', 'pxelinux.0', 'ldlinux.c32', 'shimx64.efi', 'grubx64.efi'];
+const OPTIONAL_LOADERS = ['ipxe.efi', 'pxelinux.0', 'ldlinux.c32', 'shimx64.efi', 'bootx64.efi', 'mmx64.efi', 'grubx64.efi'];
 const IPXE_PURPOSES = PURPOSES;
 
 /** `edgeboot check`: report every problem with config, templates, inventory and loaders; 1 if any. */
@@ -32,13 +32,12 @@ export async function runCheck(configPath: string): Promise<number> {
   }
   if (!existsSync(config.boot_root)) notes.push(`boot_root ${config.boot_root} does not exist yet (no images synced)`);
   for (const name of [...REQUIRED_LOADERS, ...OPTIONAL_LOADERS]) {
-    try {
-      const f = await resolveBootFile(name, { root: config.boot_root, loaderDirs: config.loader_dirs });
-      notes.push(`loader ${name}: ${f.path}`);
-    } catch {
-      if (REQUIRED_LOADERS.includes(name)) problems.push(`loader ${name} not found (install Debian's ipxe package)`);
-      else notes.push(`loader ${name}: not installed (optional)`);
-    }
+    const r = await describeLoader(name, { root: config.boot_root, loaderDirs: config.loader_dirs });
+    // Say which file answers the name, and which same-named unsigned files never do.
+    const ignored = r.ignored.length ? ` (not served: ${r.ignored.join(', ')})` : '';
+    if (r.path) notes.push(`loader ${name}: ${r.path}${ignored}`);
+    else if (REQUIRED_LOADERS.includes(name)) problems.push(`loader ${name} not found (install Debian's ipxe package)`);
+    else notes.push(`loader ${name}: not installed (optional): ${r.note}${ignored}`);
   }
   for (const n of notes) process.stdout.write(`ok    ${n}\n`);
   for (const p of problems) process.stdout.write(`FAIL  ${p}\n`);

@@ -2,6 +2,7 @@ import type { MacAddress } from '../core/mac.js';
 import { pxelinuxMacName } from '../core/mac.js';
 import type { BootSelection, ClusterConfig, Node } from '../core/node.js';
 import { DEFAULT_CLUSTER_CONFIG } from '../core/node.js';
+import { joinKernelParams, splitKernelParams } from './kernel-params.js';
 import type { Kind, Purpose } from './kinds.js';
 import type { PurposeDecision } from './purpose.js';
 
@@ -27,9 +28,12 @@ export interface BootView {
   subarch: string;
   label: string;
   kernelOpts: string;
+  /** The kernel command line as text (iPXE, PXELINUX), joined from `params`. */
   cmdline: string;
+  /** The kernel parameters, one per word as the kernel sees them (GRUB passes each as its own argument). */
+  params: string[];
   retrySeconds: number;
-  server: { address: string; httpPort: number; httpBase: string; grubHttp: string };
+  server: { address: string; httpPort: number; httpBase: string; grubHttp: string; grubTftp: string };
   urls: { kernel: string; initrd: string; squashfs: string; preseed: string; seed: string; script: string };
   paths: { kernel: string; initrd: string; squashfs: string };
   config: ClusterConfig;
@@ -146,6 +150,8 @@ export function buildView(input: ViewInput): BootView {
     seed,
     script: mac ? `${httpBase}/ipxe/node/${mac.replace(/:/g, '-')}` : `${httpBase}/boot.ipxe`,
   };
+  // One list of words feeds every format, so GRUB and iPXE/PXELINUX hand the kernel the same parameters.
+  const params = splitKernelParams(composeCmdline(decision.purpose, image.os, mac, hostname, urls, node?.kernelOpts ?? ''));
   const view: BootView = {
     kind: input.kind,
     purpose: decision.purpose,
@@ -161,9 +167,10 @@ export function buildView(input: ViewInput): BootView {
     subarch,
     label,
     kernelOpts: node?.kernelOpts ?? '',
-    cmdline: composeCmdline(decision.purpose, image.os, mac, hostname, urls, node?.kernelOpts ?? ''),
+    cmdline: joinKernelParams(params),
+    params,
     retrySeconds: input.retrySeconds,
-    server: { address: server.address, httpPort: server.httpPort, httpBase, grubHttp: `(http,${server.address}:${server.httpPort})` },
+    server: { address: server.address, httpPort: server.httpPort, httpBase, grubHttp: `(http,${server.address}:${server.httpPort})`, grubTftp: `(tftp,${server.address})` },
     urls,
     paths: { kernel: `${imageDir}/kernel`, initrd: `${imageDir}/initrd`, squashfs: `${imageDir}/squashfs` },
     config,
