@@ -32,7 +32,7 @@ export function debianMirror(): string {
     // No sources.list.d: the main file alone.
   }
   for (const f of files) {
-    let text = '';
+    let text: string;
     try {
       text = readFileSync(f, 'utf8');
     } catch {
