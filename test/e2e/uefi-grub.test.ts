@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { copyFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BootArtefacts, ensureBootArtefacts, stageImage } from './lib/artefacts.js';
@@ -25,6 +25,7 @@ const BOOT_LIMIT_SECONDS = 240;
 const REFUSAL_LIMIT_SECONDS = 150;
 const TOOLS = ['qemu-system-x86_64', 'dnsmasq', 'busybox', 'cpio', 'curl', 'ip', 'timeout', 'gzip', 'apt-get', 'dpkg-deb'];
 const UNSIGNED_LOADER = '/usr/lib/ipxe/snponly.efi';
+const UNSIGNED_SHIM = '/usr/lib/shim/shimx64.efi';
 
 interface GrubCase {
   suite: SignedSuite;
@@ -46,7 +47,7 @@ const signed = new Map<SignedSuite, SignedLoaders>();
 
 beforeAll(async () => {
   requireRoot();
-  requireTools([...TOOLS, UNSIGNED_LOADER, ...Object.values(FIRMWARE)]);
+  requireTools([...TOOLS, UNSIGNED_LOADER, UNSIGNED_SHIM, ...Object.values(FIRMWARE)]);
   artefacts = await ensureBootArtefacts((line) => console.log(line));
   for (const suite of ['bookworm', 'trixie'] as const) {
     const s = await ensureSignedLoaders(suite, (line) => console.log(line));
@@ -232,53 +233,63 @@ for (const c of CASES) {
   });
 }
 
-describe('Secure Boot firmware refuses an unsigned loader', () => {
-  const subnet = '10.231.125';
-  const mac = `52:54:00:12:7d:${random(1)}`;
-  let lab: Lab | undefined;
-  let edgeboot: EdgebootRun | undefined;
-  let dnsmasq: Dnsmasq | undefined;
-  let guest: GuestRun | undefined;
+/** Unsigned loaders Secure Boot firmware must refuse: iPXE as Debian ships it, and shim-unsigned's shimx64.efi (the twin edgeboot never serves as shimx64.efi). */
+const UNSIGNED: Array<{ title: string; file: string; subnet: string }> = [
+  { title: "iPXE's snponly.efi", file: UNSIGNED_LOADER, subnet: '10.231.125' },
+  { title: "shim-unsigned's /usr/lib/shim/shimx64.efi", file: UNSIGNED_SHIM, subnet: '10.231.126' },
+];
 
-  beforeAll(async () => {
-    lab = await createLab({ subnet });
-    const bootRoot = join(lab.dir, 'boot');
-    await stageImage(bootRoot, { os: 'debian', release: 'trixie' }, artefacts);
-    edgeboot = await startEdgeboot({
-      ns: lab.ns,
-      dir: lab.dir,
-      bootRoot,
-      tftpPort: 69,
-      inventory: inventoryFor({ osystem: 'debian', release: 'trixie' }, mac, 'refused', 'gr'),
-      extraConfig: { loader_dirs: ['/usr/lib/ipxe'], dhcp: { lease_intake: false } },
+for (const u of UNSIGNED) {
+  describe(`Secure Boot firmware refuses an unsigned loader: ${u.title}`, () => {
+    const mac = `52:54:00:12:${Number(u.subnet.split('.')[2]).toString(16)}:${random(1)}`;
+    // Served from boot_root under a name that is not a Secure Boot name, so edgeboot hands out exactly this file.
+    const name = `unsigned-${u.file.split('/').pop()}`;
+    let lab: Lab | undefined;
+    let edgeboot: EdgebootRun | undefined;
+    let dnsmasq: Dnsmasq | undefined;
+    let guest: GuestRun | undefined;
+
+    beforeAll(async () => {
+      lab = await createLab({ subnet: u.subnet });
+      const bootRoot = join(lab.dir, 'boot');
+      await stageImage(bootRoot, { os: 'debian', release: 'trixie' }, artefacts);
+      await copyFile(u.file, join(bootRoot, name));
+      edgeboot = await startEdgeboot({
+        ns: lab.ns,
+        dir: lab.dir,
+        bootRoot,
+        tftpPort: 69,
+        inventory: inventoryFor({ osystem: 'debian', release: 'trixie' }, mac, 'refused', 'gr'),
+        extraConfig: { loader_dirs: [], dhcp: { lease_intake: false } },
+      });
+      dnsmasq = await startDnsmasq({ ns: lab.ns, dir: lab.dir, hosts: [{ mac, ip: `${u.subnet}.50` }], extraArgs: [`--dhcp-boot=${name}`] });
+      guest = await bootGuest({
+        ns: lab.ns,
+        dir: lab.dir,
+        firmware: 'uefi-secureboot',
+        mac,
+        timeoutSeconds: REFUSAL_LIMIT_SECONDS,
+        // The firmware never powers off after a refusal: it tries its next boot option. Stop at the verdict.
+        until: (serial) => /Access Denied/.test(cleanSerial(serial)),
+      });
+      console.log(`secure boot refusal of ${name}: ${guest.stoppedByUntil ? '"Access Denied" seen' : 'no verdict'} after ${guest.seconds.toFixed(1)} s`);
+    }, (REFUSAL_LIMIT_SECONDS + 120) * 1000);
+
+    afterAll(async () => {
+      for (const p of (await lab?.teardown()) ?? []) console.log(`teardown: ${p}`);
+    }, 60_000);
+
+    it('edgeboot sent the file and the firmware answered "Access Denied"', async () => {
+      const sent = logLines((await edgeboot!.log()) ?? '', 'tftp transfer').some((l) => String(l.file) === name && l.outcome === 'ok');
+      const serial = cleanSerial(guest?.serial ?? '');
+      if (!sent || !/Access Denied/.test(serial)) {
+        lab?.keep();
+        throw new Error(describeLogs(`sent: ${sent}, refused: ${/Access Denied/.test(serial)}`, { 'serial console': serial, 'edgeboot log': (await edgeboot?.log()) ?? '', 'dnsmasq log': (await dnsmasq?.log()) ?? '' }));
+      }
+      expect(serial).toMatch(new RegExp(`Access Denied`));
+      // Nothing ran after the refusal: no iPXE banner, no shim asking for GRUB, no kernel.
+      expect(serial).not.toMatch(/iPXE initialising|EDGEBOOT-E2E|Linux version/);
+      expect(logLines((await edgeboot!.log()) ?? '', 'tftp transfer').map((l) => String(l.file))).not.toContain('grubx64.efi');
     });
-    // iPXE's snponly.efi as Debian ships it carries no Microsoft signature.
-    dnsmasq = await startDnsmasq({ ns: lab.ns, dir: lab.dir, hosts: [{ mac, ip: `${subnet}.50` }], extraArgs: ['--dhcp-boot=snponly.efi'] });
-    guest = await bootGuest({
-      ns: lab.ns,
-      dir: lab.dir,
-      firmware: 'uefi-secureboot',
-      mac,
-      timeoutSeconds: REFUSAL_LIMIT_SECONDS,
-      // The firmware never powers off after a refusal: it tries its next boot option. Stop at the verdict.
-      until: (serial) => /Access Denied/.test(cleanSerial(serial)),
-    });
-    console.log(`secure boot refusal: ${guest.stoppedByUntil ? '"Access Denied" seen' : 'no verdict'} after ${guest.seconds.toFixed(1)} s`);
-  }, (REFUSAL_LIMIT_SECONDS + 120) * 1000);
-
-  afterAll(async () => {
-    for (const p of (await lab?.teardown()) ?? []) console.log(`teardown: ${p}`);
-  }, 60_000);
-
-  it('edgeboot sent the unsigned snponly.efi and the firmware answered "Access Denied"', async () => {
-    const sent = logLines((await edgeboot!.log()) ?? '', 'tftp transfer').some((l) => String(l.file).endsWith('snponly.efi') && l.outcome === 'ok');
-    const serial = cleanSerial(guest?.serial ?? '');
-    if (!sent || !/Access Denied/.test(serial)) {
-      lab?.keep();
-      throw new Error(describeLogs(`sent: ${sent}, refused: ${/Access Denied/.test(serial)}`, { 'serial console': serial, 'edgeboot log': (await edgeboot?.log()) ?? '', 'dnsmasq log': (await dnsmasq?.log()) ?? '' }));
-    }
-    expect(serial).toMatch(/Access Denied/);
-    // Nothing after the loader ran: no iPXE banner, no kernel.
-    expect(serial).not.toMatch(/iPXE initialising|EDGEBOOT-E2E/);
   });
-});
+}
