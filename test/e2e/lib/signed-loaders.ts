@@ -17,9 +17,13 @@ export interface SignedLoaders {
   loaderDirs: string[];
   shim: string;
   grub: string;
+  /** shim-unsigned's `shimx64.efi`, beside `shim`. */
+  unsignedShim: string;
 }
 
-const PACKAGES = ['shim-signed', 'grub-efi-amd64-signed'];
+// shim-unsigned comes along as on a real install (shim-signed depends on it): its unsigned shimx64.efi lies
+// beside the signed one, which is exactly what edgeboot must never serve as shimx64.efi.
+const PACKAGES = ['shim-signed', 'shim-unsigned', 'grub-efi-amd64-signed'];
 /** A cached entry younger than this is used without asking the archive again. */
 const FRESH_MS = 7 * 24 * 3600 * 1000;
 
@@ -61,7 +65,14 @@ function entryFor(dir: string, suite: SignedSuite): SignedLoaders {
   const versions = JSON.parse(readFileSync(join(dir, 'ready'), 'utf8')) as Record<string, string>;
   const shimDir = join(dir, 'root/usr/lib/shim');
   const grubDir = join(dir, 'root/usr/lib/grub/x86_64-efi-signed');
-  return { suite, versions, loaderDirs: [shimDir, grubDir], shim: join(shimDir, 'shimx64.efi.signed'), grub: join(grubDir, 'grubnetx64.efi.signed') };
+  return {
+    suite,
+    versions,
+    loaderDirs: [shimDir, grubDir],
+    shim: join(shimDir, 'shimx64.efi.signed'),
+    grub: join(grubDir, 'grubnetx64.efi.signed'),
+    unsignedShim: join(shimDir, 'shimx64.efi'),
+  };
 }
 
 /**
@@ -73,7 +84,9 @@ export async function ensureSignedLoaders(suite: SignedSuite, log: (line: string
   const root = cacheRoot();
   await mkdir(root, { recursive: true });
   const cached = (await readdir(root)).filter((n) => n.startsWith(`signed-${suite}-`) && existsSync(join(root, n, 'ready')));
-  const fresh = cached.map((n) => join(root, n)).find((d) => Date.now() - statSync(join(d, 'ready')).mtimeMs < FRESH_MS);
+  // An entry from an older package list lacks a package: it is rebuilt.
+  const complete = (d: string) => PACKAGES.every((p) => p in (JSON.parse(readFileSync(join(d, 'ready'), 'utf8')) as Record<string, string>));
+  const fresh = cached.map((n) => join(root, n)).find((d) => complete(d) && Date.now() - statSync(join(d, 'ready')).mtimeMs < FRESH_MS);
   if (fresh) return entryFor(fresh, suite);
 
   const work = join(root, `.signed-${process.pid}-${randomBytes(4).toString('hex')}`);
@@ -95,9 +108,9 @@ export async function ensureSignedLoaders(suite: SignedSuite, log: (line: string
     }
     for (const p of PACKAGES) if (!versions[p]) throw new Error(`apt-get download left no ${p} .deb for ${suite}`);
     await writeFile(join(work, 'out/ready'), JSON.stringify(versions));
-    const dir = join(root, `signed-${suite}-${versions['grub-efi-amd64-signed']}-${versions['shim-signed']}`.replace(/[^A-Za-z0-9.+~_-]/g, '_'));
+    const dir = join(root, `signed-${suite}-${PACKAGES.map((p) => versions[p]).join('-')}`.replace(/[^A-Za-z0-9.+~_-]/g, '_'));
     const entry = entryFor(join(work, 'out'), suite);
-    for (const f of [entry.shim, entry.grub]) if (!existsSync(f)) throw new Error(`${suite}'s packages hold no ${f.slice(join(work, 'out/root').length)}`);
+    for (const f of [entry.shim, entry.grub, entry.unsignedShim]) if (!existsSync(f)) throw new Error(`${suite}'s packages hold no ${f.slice(join(work, 'out/root').length)}`);
     if (existsSync(join(dir, 'ready'))) {
       // The same versions are cached already: mark them fresh again.
       await utimes(join(dir, 'ready'), new Date(), new Date());
