@@ -126,6 +126,10 @@ describe('injection', () => {
     expect(causeCode(() => render(nodeWith({ kernelOpts: "x' ; insmod evil ; echo '" }), 'grub'))).toBe('E_UNSAFE_VALUE');
   });
 
+  it('rejects a tab in GRUB output (GRUB would not quote it and the kernel would split there)', () => {
+    expect(causeCode(() => render(nodeWith({ kernelOpts: 'acpi_osi="a\tb"' }), 'grub'))).toBe('E_UNSAFE_VALUE');
+  });
+
   it('JSON-encodes values in YAML answer files so a newline cannot add a key', () => {
     const out = render(nodeWith({ hostname: 'x\nruncmd: [evil]' }), 'meta-data');
     const doc = parseYaml(out.text) as Record<string, unknown>;
