@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { parseMac } from '../../src/core/mac.js';
 import type { Node } from '../../src/core/node.js';
@@ -175,6 +176,14 @@ describe('GRUB and iPXE hand the kernel the same parameters', () => {
       }
     });
   }
+
+  it("every GRUB render passes grub-script-check (grub-common, pulled in by grub-efi-amd64-signed)", () => {
+    for (const [title, node] of NODES) {
+      const r = spawnSync('grub-script-check', [], { input: render(node, 'grub'), encoding: 'utf8' });
+      expect(r.error, 'grub-script-check is missing: run test/setup.sh').toBeUndefined();
+      expect(r.status, `${title}: ${r.stdout}${r.stderr}`).toBe(0);
+    }
+  });
 
   it('every kernel-booting purpose has a linux line (the comparison above is not empty)', () => {
     const booting = NODES.filter(([, n]) => paramsFromIpxe(render(n, 'ipxe')) !== undefined).length;
