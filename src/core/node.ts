@@ -48,6 +48,8 @@ export interface ClusterConfig {
   commissioningOsystem: string;
   commissioningRelease: string;
   metadataUrl: string;
+  /** Kernel options every boot gets (MAAS's global `kernel_opts`), placed before a node's own. */
+  kernelOpts: string;
 }
 
 /** An image file the cluster must carry. */
@@ -85,4 +87,5 @@ export const DEFAULT_CLUSTER_CONFIG: ClusterConfig = Object.freeze({
   commissioningOsystem: 'ubuntu',
   commissioningRelease: 'noble',
   metadataUrl: '',
+  kernelOpts: '',
 });

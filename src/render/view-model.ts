@@ -161,7 +161,7 @@ export function buildView(input: ViewInput): BootView {
     subarch,
     label,
     kernelOpts: node?.kernelOpts ?? '',
-    cmdline: composeCmdline(decision.purpose, image.os, mac, hostname, urls, node?.kernelOpts ?? ''),
+    cmdline: composeCmdline(decision.purpose, image.os, mac, hostname, urls, [config.kernelOpts, node?.kernelOpts ?? ''].filter(Boolean).join(' ')),
     retrySeconds: input.retrySeconds,
     server: { address: server.address, httpPort: server.httpPort, httpBase, grubHttp: `(http,${server.address}:${server.httpPort})` },
     urls,

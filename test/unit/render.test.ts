@@ -4,6 +4,7 @@ import { EdgebootError } from '../../src/core/errors.js';
 import { parseMac } from '../../src/core/mac.js';
 import type { Node } from '../../src/core/node.js';
 import { KINDS, type Kind, PURPOSES } from '../../src/render/kinds.js';
+import { parseSnapshot } from '../../src/sync/snapshot-schema.js';
 import { shippedStore, testRenderer, testSnapshot } from '../helpers/renderer.js';
 
 const server = { address: '10.9.0.1', httpPort: 5248 };
@@ -74,6 +75,33 @@ describe('rendering', () => {
     for (const kind of ['ipxe', 'pxelinux', 'grub'] as const) {
       expect(render(snap.nodes[0], kind, snap).text).not.toContain('secret');
     }
+  });
+
+  it('config.kernel_opts comes before the node kernel_opts on every purpose, and an unknown MAC gets it too', () => {
+    const withCluster = (patch: Record<string, unknown> = {}) => {
+      const s = testSnapshot(patch);
+      return { ...s, config: { ...s.config, kernelOpts: 'console=ttyS1,115200 loglevel=7' } };
+    };
+    for (const status of ['deploying', 'commissioning', 'rescue', 'testing']) {
+      const snap = withCluster({ status, kernel_opts: 'quiet' });
+      for (const kind of ['ipxe', 'pxelinux', 'grub'] as const) {
+        const text = render(snap.nodes[0], kind, snap).text;
+        expect(text, `${status} ${kind}`).toMatch(/console=ttyS1,115200 loglevel=7 quiet/);
+      }
+    }
+    const snap = withCluster();
+    for (const kind of ['ipxe', 'pxelinux', 'grub'] as const) {
+      const out = render(undefined, kind, snap);
+      expect(out.decision.purpose).toBe('enlist');
+      expect(out.text, kind).toContain('console=ttyS1,115200 loglevel=7');
+    }
+  });
+
+  it('config.kernel_opts is filtered like every other value', () => {
+    expect(() => parseSnapshot({ config: { kernel_opts: 'a\nb' } }, 'test')).toThrow(/config\.kernel_opts/);
+    const snap = testSnapshot();
+    const hostile = { ...snap, config: { ...snap.config, kernelOpts: 'x=${root-path}' } };
+    expect(causeCode(() => render(undefined, 'ipxe', hostile))).toBe('E_UNSAFE_VALUE');
   });
 
   it('an unknown MAC gets the enlistment boot', () => {
