@@ -129,6 +129,54 @@ describe('rendering', () => {
   });
 });
 
+describe('callbacks', () => {
+  // A URL-valued key or argument whose value is not absolute: the installer could never reach it.
+  const relative = (text: string): string[] => {
+    const bad: string[] = [];
+    for (const m of text.matchAll(/(?:endpoint|metadata_url|url):\s*("[^"]*"|\S*)/g)) if (!/^"?https?:\/\//.test(m[1]!)) bad.push(m[0]);
+    for (const m of text.matchAll(/'([^' ]*\?op=signal[^']*)'/g)) if (!/^https?:\/\//.test(m[1]!)) bad.push(m[0]);
+    for (const m of text.matchAll(/(?<![\w/:.])(?:latest|status)\/\S*/g)) bad.push(m[0]);
+    return bad;
+  };
+  const statuses = ['deploying', 'commissioning', 'rescue', 'testing'];
+  const answerKinds = ['preseed', 'user-data', 'meta-data'] as const;
+
+  it('with an empty metadata_url no render holds a relative URL, and each answer file says which setting is missing', () => {
+    for (const os of [{ osystem: 'debian', release: 'trixie' }, { osystem: 'ubuntu', release: 'noble' }]) {
+      for (const status of statuses) {
+        const s = testSnapshot({ status, ...os });
+        const snap = { ...s, config: { ...s.config, metadataUrl: '' } };
+        for (const kind of KINDS) {
+          const text = render(snap.nodes[0], kind, snap).text;
+          expect(relative(text), `${os.osystem} ${status} ${kind}`).toEqual([]);
+          expect(text).not.toContain('op=signal');
+        }
+        const answers = [render(snap.nodes[0], 'preseed', snap).text, render(snap.nodes[0], 'user-data', snap).text].join('\n');
+        if (status === 'deploying' || os.osystem === 'debian') expect(answers).toContain('config.metadata_url is empty');
+      }
+    }
+  });
+
+  it('with an absolute metadata_url the preseed signals and user-data reports to absolute URLs', () => {
+    const snap = testSnapshot();
+    const preseed = render(snap.nodes[0], 'preseed', snap).text;
+    expect(preseed).toContain("'http://region:5240/MAAS/metadata/latest/?op=signal&status=OK'");
+    const ubuntu = testSnapshot({ osystem: 'ubuntu', release: 'noble' });
+    expect(render(ubuntu.nodes[0], 'user-data', ubuntu).text).toContain('"http://region:5240/MAAS/metadata/status/abc123"');
+    const commissioning = testSnapshot({ status: 'commissioning' });
+    const ud = parseYaml(render(commissioning.nodes[0], 'user-data', commissioning).text) as { reporting: { edgeboot: { endpoint: string } } };
+    expect(ud.reporting.edgeboot.endpoint).toBe('http://region:5240/MAAS/metadata/status/abc123');
+    for (const kind of answerKinds) expect(relative(render(snap.nodes[0], kind, snap).text), kind).toEqual([]);
+  });
+
+  it('a node without a token gets no callback, and the answer file says why', () => {
+    const snap = testSnapshot({ token: null });
+    const preseed = render(snap.nodes[0], 'preseed', snap).text;
+    expect(preseed).not.toContain('late_command');
+    expect(preseed).toContain('no node token');
+  });
+});
+
 describe('injection', () => {
   function nodeWith(patch: Partial<Node>): Node {
     return { ...testSnapshot().nodes[0]!, ...patch };
