@@ -13,6 +13,7 @@ export const KNOWN_STATES = [
   'ready',
   'rescue',
   'failed',
+  'failed_deployment',
   'broken',
 ] as const;
 
