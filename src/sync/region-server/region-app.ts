@@ -29,6 +29,14 @@ const eventsSchema = z.object({
 
 const statusSchema = z.object({ status: z.string().regex(/^[a-z_]+$/), reason: line.optional() });
 
+function parseJson(body: unknown): unknown {
+  try {
+    return typeof body === 'string' && body ? JSON.parse(body) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function say(res: Response, status: number, sentence: string): void {
   res.status(status).type('text/plain; charset=utf-8').set('Cache-Control', 'no-store').send(`${sentence}\n`);
 }
@@ -228,8 +236,9 @@ export function createRegionApp(region: RegionServer, log: Logger): Express {
   );
   app.post(
     metadataRoots.map((r) => `${r}/status/:systemId`),
-    express.json({ limit: '64kb' }),
-    installSignal((req) => readReport(req.body)),
+    // cloud-init's webhook reporter posts JSON without a JSON content type: read any body as text.
+    express.text({ type: () => true, limit: '64kb' }),
+    installSignal((req) => readReport(parseJson(req.body))),
   );
   app.get(
     '/api/v1/admin/install-reports',
