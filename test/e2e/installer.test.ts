@@ -152,7 +152,7 @@ describe('the real Debian installer accepts the preseed edgeboot renders (BIOS i
       await new Promise((r) => setTimeout(r, 3000));
       const lines = await syslog();
       console.log(`installer e2e: stopped after ${seconds.toFixed(1)} s; ${lines.length} syslog lines; the preseed and mirror steps:`);
-      for (const l of lines.filter((x) => /preseed:|GET (debian-installer\/locale|mirror\/)|choose-mirror/i.test(x)).slice(0, 30)) console.log(`  ${l}`);
+      for (const l of lines.filter((x) => /preseed:|GET (debian-installer\/locale|mirror\/)|choose-mirror/i.test(x)).slice(0, 30)) console.log(`  ${l.replace(/(\/answers\/[^/]+\/)[^/\s]+/g, '$1…')}`);
     } catch (err) {
       failure = err;
     }
