@@ -193,7 +193,7 @@ describe('every render of a representative inventory passes the installers’ ow
   }, 120_000);
 });
 
-describe('edgeboot check names the missing callback setting', () => {
+describe('edgeboot check and render --explain name the missing callback setting', () => {
   it('fails on an empty metadata_url while nodes have tokens, naming config.metadata_url', async () => {
     const d = mkdtempSync(join(tmpdir(), 'edgeboot-check-'));
     try {
@@ -206,6 +206,9 @@ describe('edgeboot check names the missing callback setting', () => {
       );
       expect(out.code).toBe(1);
       expect(out.stdout).toMatch(/FAIL {2}config\.metadata_url is empty.*set config\.metadata_url/);
+      const explain = await run(process.execPath, [cli, 'render', '--config', join(d, 'edgeboot.yaml'), '--mac', '52:54:00:77:00:01', '--kind', 'preseed', '--explain', '--client-ip', '10.231.140.50']);
+      expect(explain.stdout).toMatch(/^callback: {2}left out of answer files: config\.metadata_url is empty.*\(set config\.metadata_url\)$/m);
+      expect(explain.stdout).not.toContain('op=signal');
     } finally {
       rmSync(d, { recursive: true, force: true });
     }
