@@ -27,7 +27,7 @@ describe('the install signal closes the loop: deploying -> signal -> deployed ->
     const deploying = { status: 'deploying', osystem: 'debian', release: 'trixie' };
     region = await startRegion({
       config: { metadata_url: 'http://placeholder/' },
-      nodes: [1, 2, 3, 4].map((i) => rawNode(i, { ...deploying, token: token(i) })).concat([rawNode(5, { status: 'commissioning', token: token(5) })]),
+      nodes: [1, 2, 3, 4].map((i) => rawNode(i, { ...deploying, token: token(i) })).concat([rawNode(5, { status: 'commissioning', token: token(5) }), rawNode(6, { status: 'deploying', token: token(6) })]),
     });
     // The metadata URL names the region's port, known only once it listens.
     const inv = readFileSync(region.inventoryPath, 'utf8').replace('http://placeholder/', `${region.url}/MAAS/metadata/`);
@@ -56,6 +56,17 @@ describe('the install signal closes the loop: deploying -> signal -> deployed ->
     const next = await scriptFor(rack.base, mac(1));
     expect(next).toContain('boot from local disk');
     expect(next).not.toContain('url=');
+  });
+
+  it("an Ubuntu autoinstall's rendered late-command signals the same way", async () => {
+    await waitFor(async () => (await scriptFor(rack.base, mac(6))).includes('ds=nocloud-net'), 5000, 'ubuntu install script');
+    const seed = /ds=nocloud-net;s=(\S+)/.exec(await scriptFor(rack.base, mac(6)))![1]!;
+    const userData = parse(await (await fetch(`${seed}user-data`)).text()) as { autoinstall: { 'late-commands': string[] } };
+    const [late] = userData.autoinstall['late-commands'];
+    expect(late).toContain(`'${region.url}/MAAS/metadata/latest/?op=signal&status=OK'`);
+    await run('sh', ['-c', late!.replace(/ \|\| true$/, '')]);
+    expect(status(6).status).toBe('deployed');
+    await waitFor(async () => (await scriptFor(rack.base, mac(6))).includes('boot from local disk'), 10_000, 'local-disk script after sync');
   });
 
   it('is idempotent: the same signal again changes nothing and answers OK', async () => {
@@ -102,7 +113,7 @@ describe('the install signal closes the loop: deploying -> signal -> deployed ->
 
   it('no token part reaches the region log or the kept reports', () => {
     const text = region.log.text() + JSON.stringify(region.server.reports);
-    for (const i of [1, 2, 3, 4, 5]) {
+    for (const i of [1, 2, 3, 4, 5, 6]) {
       expect(text).not.toContain(`ts-node-${i}-secret`);
       expect(text).not.toContain(`tk-node-${i}`);
     }
