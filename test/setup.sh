@@ -11,6 +11,7 @@ apt-get install -y -q --no-install-recommends \
   dnsmasq-base kea-dhcp4-server isc-dhcp-server tcpdump tshark \
   tftp-hpa atftp tftpd-hpa \
   nginx-light wrk \
+  cloud-init debian-installer-12-netboot-amd64 grub-common \
   debootstrap dpkg-dev debhelper fakeroot lintian systemd systemd-container git \
   chromium
 if ! command -v node >/dev/null || ! node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a===20&&b>=19)?0:1)'; then

@@ -4,6 +4,7 @@ import { messageOf } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { describeLoader } from '../files/boot-files.js';
 import { composeCore } from '../main.js';
+import { callbackFor } from '../render/callback.js';
 import { KINDS, PURPOSES } from '../render/kinds.js';
 
 const REQUIRED_LOADERS = ['undionly.kpxe', 'snponly.efi'];
@@ -27,6 +28,17 @@ export async function runCheck(configPath: string): Promise<number> {
   try {
     await core.inventory.reload({ throwOnError: true });
     notes.push(`inventory ${config.inventory}: ${core.store.status().nodes} nodes`);
+    const snapshot = core.store.snapshot();
+    if (snapshot) {
+      const withToken = snapshot.nodes.filter((n) => n.token);
+      const cb = callbackFor(snapshot.config, 'x', true);
+      if (cb.ok) notes.push(`installer callbacks go to ${cb.metadataUrl}`);
+      else if (withToken.length) {
+        problems.push(`${cb.why}: ${withToken.length} node(s) with tokens would get answer files without the install signal or reporting (set ${cb.missing} to the region's absolute metadata URL)`);
+      } else notes.push(`${cb.why} (no node has a token yet, so no answer file would carry a callback)`);
+      const bare = snapshot.nodes.filter((n) => !n.token && n.status === 'deploying').map((n) => n.hostname);
+      if (bare.length) notes.push(`deploying without a token (nodes[].token), so their installs cannot signal the region: ${bare.slice(0, 10).join(', ')}${bare.length > 10 ? ', …' : ''}`);
+    }
   } catch (err) {
     problems.push(messageOf(err));
   }
