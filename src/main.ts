@@ -13,6 +13,7 @@ import type { Service } from './core/service.js';
 import { planBoot } from './dhcp-hooks/boot-plan.js';
 import { dhcpServicesFromConfig, planInputFromConfig } from './dhcp-hooks/from-config.js';
 import type { LoaderChoice } from './observe/explain.js';
+import { describeLoader } from './files/boot-files.js';
 import { OpenFiles } from './files/open-files.js';
 import { createHttpApp } from './http/app.js';
 import { loadOrCreateKey } from './http/key-file.js';
@@ -169,6 +170,13 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     renderer: core.renderer,
     openFiles,
     loaders: () => loaderChoices(config, addresses),
+    loaderFiles: (names) =>
+      Promise.all(
+        names.map(async (n) => {
+          const r = await describeLoader(n, { root: config.boot_root, loaderDirs: config.loader_dirs });
+          return { name: n, path: r.path ?? null, note: r.note };
+        }),
+      ),
     health: () => ({ templateErrors: core.templates.errors(), inventoryError: core.inventory.lastError ?? null, ...regionSide.health() }),
     draining: () => draining,
   });

@@ -62,6 +62,7 @@ function configToWire(c: ClusterConfig): Record<string, string> {
     commissioning_osystem: c.commissioningOsystem,
     commissioning_release: c.commissioningRelease,
     metadata_url: c.metadataUrl,
+    kernel_opts: c.kernelOpts,
   };
 }
 

@@ -15,6 +15,7 @@ import { InventorySource } from '../inventory-source.js';
 import { NodeStore } from '../node-store.js';
 import { nodeToWire, snapshotToWire } from '../snapshot-wire.js';
 import { appendNode, discoveredFile, restoreText, setNodeStatus, snapshotText } from './inventory-writer.js';
+import type { InstallSignal } from './install-signal.js';
 import { createRegionApp } from './region-app.js';
 import { RegionTokens } from './tokens.js';
 
@@ -67,6 +68,8 @@ export class RegionServer {
   readonly store = new NodeStore();
   readonly tokens: RegionTokens;
   readonly events: Array<{ cluster: string; event: BootEvent }> = [];
+  /** Install signals and reports nodes sent (the newest 10,000), tokens never included. */
+  readonly reports: Array<{ system_id: string; at: string } & InstallSignal> = [];
   readonly stats = { snapshotOk: 0, snapshotNotModified: 0, discoveries: 0, eventBatches: 0 };
   readonly #o: RegionServerOptions;
   readonly #inventory: InventorySource;
