@@ -43,17 +43,21 @@ bind_system() {
   cp -L /etc/resolv.conf "$root/etc/resolv.conf"
 }
 
-if [ ! -e "$root/.edgeboot-ready" ]; then
-  rm -rf "$root"
-  mkdir -p "$(dirname "$root")"
-  debootstrap --variant=minbase --include=ca-certificates trixie "$root" "$mirror"
+# The root is ready for this exact test/setup.sh; when setup.sh changes, its packages are installed again.
+want=$(sha256sum "$repo/test/setup.sh" | cut -d' ' -f1)
+if [ "$(cat "$root/.edgeboot-ready" 2>/dev/null)" != "$want" ]; then
+  if [ ! -e "$root/.edgeboot-ready" ]; then
+    rm -rf "$root"
+    mkdir -p "$(dirname "$root")"
+    debootstrap --variant=minbase --include=ca-certificates trixie "$root" "$mirror"
+  fi
   bind_system
   bind "$repo/test" /setup/test
   # The same package list CI installs on Debian 12 (test/setup.sh), minus the npm step.
   chroot "$root" env DEBIAN_FRONTEND=noninteractive bash /setup/test/setup.sh --apt-only
   cleanup
   mounted=()
-  touch "$root/.edgeboot-ready"
+  echo "$want" > "$root/.edgeboot-ready"
 fi
 [ "${1:-}" = --prepare ] && { echo "trixie root ready at $root"; exit 0; }
 
