@@ -14,11 +14,11 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../src/core/log.js';
 import { type MacAddress, parseMac } from '../src/core/mac.js';
-import { NodeStore } from '../src/sync/node-store.js';
-import { RegionClient } from '../src/sync/region-client.js';
-import { HelperSnapshotFetcher, snapshotFetcher } from '../src/sync/region-fetcher.js';
-import { RegionSource } from '../src/sync/region-source.js';
-import { parseSnapshot } from '../src/sync/snapshot-schema.js';
+import { NodeStore } from '../src/sync/nodes/node-store.js';
+import { RegionClient } from '../src/sync/region/region-client.js';
+import { HelperSnapshotFetcher, snapshotFetcher } from '../src/sync/region/region-fetcher.js';
+import { RegionSource } from '../src/sync/region/region-source.js';
+import { parseSnapshot } from '../src/contract/snapshot-schema.js';
 
 const N = Number(process.argv[2] ?? 100_000);
 const TOKEN = 'bench-cluster-token-0123456789';

@@ -21,13 +21,13 @@ import { attachTimelineMetrics } from './observe/timeline-metrics.js';
 import { BootTimeline } from './observe/timeline.js';
 import { Renderer } from './render/renderer.js';
 import { TemplateStore } from './render/template-store.js';
-import { DiscoveryLog } from './sync/discoveries.js';
-import type { BootEventSink } from './sync/boot-events.js';
-import { LeaseBook } from './sync/lease-book.js';
-import type { SnapshotFeed } from './sync/node-source.js';
-import { NodeStore } from './sync/node-store.js';
-import { feedFromConfig, type RegionParts, regionServicesFromConfig } from './sync/region-from-config.js';
-import { TemplateFiles } from './sync/template-files.js';
+import { DiscoveryLog } from './observe/discoveries.js';
+import type { BootEventSink } from './contract/boot-events.js';
+import { LeaseBook } from './observe/lease-book.js';
+import type { SnapshotFeed } from './sync/nodes/node-source.js';
+import { NodeStore } from './sync/nodes/node-store.js';
+import { feedFromConfig, type RegionParts, regionServicesFromConfig } from './sync/from-config.js';
+import { TemplateFiles } from './files/template-files.js';
 import { tftpServiceFromConfig } from './tftp/from-config.js';
 
 /** A running appliance: its parts (for tests and the CLI) and how to stop it. */

@@ -5,7 +5,7 @@ import type { Snapshot } from '../../src/core/node.js';
 import { KINDS } from '../../src/render/kinds.js';
 import { Renderer } from '../../src/render/renderer.js';
 import { TemplateStore } from '../../src/render/template-store.js';
-import { parseSnapshot } from '../../src/sync/snapshot-schema.js';
+import { parseSnapshot } from '../../src/contract/snapshot-schema.js';
 
 /** The repo's shipped templates folder. */
 export const SHIPPED = join(import.meta.dirname, '../../templates');

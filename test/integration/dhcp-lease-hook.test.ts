@@ -8,9 +8,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type MacAddress, parseMac } from '../../src/core/mac.js';
 import { DEFAULT_CLUSTER_CONFIG, type Node } from '../../src/core/node.js';
 import { LeaseIntake } from '../../src/dhcp-hooks/lease-intake.js';
-import { DiscoveryLog } from '../../src/sync/discoveries.js';
-import { LeaseBook } from '../../src/sync/lease-book.js';
-import { NodeStore } from '../../src/sync/node-store.js';
+import { DiscoveryLog } from '../../src/observe/discoveries.js';
+import { LeaseBook } from '../../src/observe/lease-book.js';
+import { NodeStore } from '../../src/sync/nodes/node-store.js';
 
 // The built hook executable, run exactly as dnsmasq, ISC dhcpd and Kea run it, against a real intake.
 const HOOK = resolve(import.meta.dirname, '../../dist/src/dhcp-hooks/lease-hook.js');

@@ -7,12 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/core/log.js';
 import { parseMac } from '../../src/core/mac.js';
 import { parseUuid } from '../../src/core/uuid.js';
-import { InventorySource } from '../../src/sync/inventory-source.js';
-import type { SnapshotFeed } from '../../src/sync/node-source.js';
-import { NodeStore } from '../../src/sync/node-store.js';
-import { RegionClient } from '../../src/sync/region-client.js';
-import { RegionSource } from '../../src/sync/region-source.js';
-import { parseSnapshot } from '../../src/sync/snapshot-schema.js';
+import { InventorySource } from '../../src/sync/inventory/inventory-source.js';
+import type { SnapshotFeed } from '../../src/sync/nodes/node-source.js';
+import { NodeStore } from '../../src/sync/nodes/node-store.js';
+import { RegionClient } from '../../src/sync/region/region-client.js';
+import { RegionSource } from '../../src/sync/region/region-source.js';
+import { parseSnapshot } from '../../src/contract/snapshot-schema.js';
 import { LogSink, waitFor } from '../helpers/appliance.js';
 import { rawNode, startRegion, TOKENS } from './sync-harness.js';
 

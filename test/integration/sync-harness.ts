@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { createLogger } from '../../src/core/log.js';
-import { RegionServer } from '../../src/sync/region-server/region-server.js';
+import { RegionServer } from '../../src/region-server/region-server.js';
 import { LogSink, startTestAppliance, type TestAppliance } from '../helpers/appliance.js';
 
 /** Cluster token, other cluster's token and admin token used by every sync test. */

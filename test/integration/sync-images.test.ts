@@ -10,11 +10,11 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/config/config.js';
 import { createLogger } from '../../src/core/log.js';
-import { downloadImageFile } from '../../src/sync/image-download.js';
-import { syncImages } from '../../src/sync/image-sync.js';
-import { NodeStore } from '../../src/sync/node-store.js';
-import { RegionClient } from '../../src/sync/region-client.js';
-import { RegionSource } from '../../src/sync/region-source.js';
+import { downloadImageFile } from '../../src/sync/images/image-download.js';
+import { syncImages } from '../../src/sync/images/image-sync.js';
+import { NodeStore } from '../../src/sync/nodes/node-store.js';
+import { RegionClient } from '../../src/sync/region/region-client.js';
+import { RegionSource } from '../../src/sync/region/region-source.js';
 import { LogSink, waitFor } from '../helpers/appliance.js';
 import { rawNode, startRack, startRegion, TOKENS, type TestRegion } from './sync-harness.js';
 

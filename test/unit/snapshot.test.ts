@@ -1,8 +1,8 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { Secret } from '../../src/core/secret.js';
-import { NodeStore } from '../../src/sync/node-store.js';
-import { parseSnapshot } from '../../src/sync/snapshot-schema.js';
+import { NodeStore } from '../../src/sync/nodes/node-store.js';
+import { parseSnapshot } from '../../src/contract/snapshot-schema.js';
 import { testSnapshot } from '../helpers/renderer.js';
 
 const base = {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/core/log.js';
 import { MetricsRegistry } from '../../src/core/metrics.js';
-import { BoundedQueue, bootEventForFile, toBootEvent } from '../../src/sync/boot-events.js';
-import { EventReporter } from '../../src/sync/event-reporter.js';
-import { RegionError } from '../../src/sync/region-error.js';
+import { BoundedQueue, bootEventForFile, toBootEvent } from '../../src/contract/boot-events.js';
+import { EventReporter } from '../../src/sync/report/event-reporter.js';
+import { RegionError } from '../../src/sync/region/region-error.js';
 
 describe('BoundedQueue', () => {
   it('drops the oldest entries when full and counts them', () => {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/core/log.js';
 import { parseMac } from '../../src/core/mac.js';
-import { DiscoveryLog } from '../../src/sync/discoveries.js';
-import { DiscoveryReporter } from '../../src/sync/discovery-reporter.js';
-import { NodeStore } from '../../src/sync/node-store.js';
-import { RegionError } from '../../src/sync/region-error.js';
-import { parseSnapshot } from '../../src/sync/snapshot-schema.js';
+import { DiscoveryLog } from '../../src/observe/discoveries.js';
+import { DiscoveryReporter } from '../../src/sync/report/discovery-reporter.js';
+import { NodeStore } from '../../src/sync/nodes/node-store.js';
+import { RegionError } from '../../src/sync/region/region-error.js';
+import { parseSnapshot } from '../../src/contract/snapshot-schema.js';
 
 const until = async (fn: () => boolean) => {
   for (let i = 0; i < 200 && !fn(); i++) await new Promise((r) => setTimeout(r, 5));

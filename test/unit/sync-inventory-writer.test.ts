@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadInventory } from '../../src/sync/inventory-source.js';
-import { appendNode, setNodeStatus } from '../../src/sync/region-server/inventory-writer.js';
+import { loadInventory } from '../../src/sync/inventory/inventory-source.js';
+import { appendNode, setNodeStatus } from '../../src/region-server/inventory-writer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'edgeboot-writer-'));
 const node = (id: string, mac: string) => ({ system_id: id, hostname: `h-${id}`, macs: [mac], arch: 'amd64/generic', status: 'new' });

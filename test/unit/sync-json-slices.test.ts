@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jsonSteps, parseJsonInSlices } from '../../src/sync/json-slices.js';
+import { jsonSteps, parseJsonInSlices } from '../../src/sync/snapshot/json-slices.js';
 
 function run(text: string, slice = 16): { value: unknown; steps: number } {
   const g = jsonSteps(text, slice);

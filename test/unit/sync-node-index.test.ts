@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HashSlots, indexSteps, keyHash, lookUp } from '../../src/sync/node-index.js';
+import { HashSlots, indexSteps, keyHash, lookUp } from '../../src/core/node-index.js';
 import { seeded } from '../helpers/lossy-udp.js';
 
 describe('node lookup tables', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { NodeStore } from '../../src/sync/node-store.js';
-import { parseSnapshot } from '../../src/sync/snapshot-schema.js';
+import { NodeStore } from '../../src/sync/nodes/node-store.js';
+import { parseSnapshot } from '../../src/contract/snapshot-schema.js';
 
 const snap = (n: number, status = 'ready') =>
   parseSnapshot(

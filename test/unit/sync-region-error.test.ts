@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffMs, classifyNetworkError, classifyStatus } from '../../src/sync/region-error.js';
+import { backoffMs, classifyNetworkError, classifyStatus } from '../../src/sync/region/region-error.js';
 
 describe('region failure classification', () => {
   it.each([

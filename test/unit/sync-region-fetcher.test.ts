@@ -8,13 +8,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/config/config.js';
 import { parseMac } from '../../src/core/mac.js';
 import { Secret } from '../../src/core/secret.js';
-import { NodeStore } from '../../src/sync/node-store.js';
-import { RegionClient, type RegionClientOptions } from '../../src/sync/region-client.js';
-import { RegionError } from '../../src/sync/region-error.js';
-import { HelperSnapshotFetcher, InlineSnapshotFetcher, type LoadedSnapshot, type PollResult } from '../../src/sync/region-fetcher.js';
+import { NodeStore } from '../../src/sync/nodes/node-store.js';
+import { RegionClient, type RegionClientOptions } from '../../src/sync/region/region-client.js';
+import { RegionError } from '../../src/sync/region/region-error.js';
+import { HelperSnapshotFetcher, InlineSnapshotFetcher, type LoadedSnapshot, type PollResult } from '../../src/sync/region/region-fetcher.js';
 
 // The helper runs in plain Node, so it is the built one (`npm run build` first); vitest loads the fetcher from src.
-const BUILT = join(packageRoot(), 'dist/src/sync/region-worker.js');
+const BUILT = join(packageRoot(), 'dist/src/sync/region/helper/region-worker.js');
 const TOKEN = 'fetcher-test-token-5f1e';
 
 const node = (i: number, status = 'deployed') => ({

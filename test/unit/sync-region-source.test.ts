@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/core/log.js';
-import { NodeStore } from '../../src/sync/node-store.js';
-import type { RegionClient, SnapshotAnswer } from '../../src/sync/region-client.js';
-import { RegionError } from '../../src/sync/region-error.js';
-import { InlineSnapshotFetcher } from '../../src/sync/region-fetcher.js';
-import { RegionSource } from '../../src/sync/region-source.js';
+import { NodeStore } from '../../src/sync/nodes/node-store.js';
+import type { RegionClient, SnapshotAnswer } from '../../src/sync/region/region-client.js';
+import { RegionError } from '../../src/sync/region/region-error.js';
+import { InlineSnapshotFetcher } from '../../src/sync/region/region-fetcher.js';
+import { RegionSource } from '../../src/sync/region/region-source.js';
 import { LogSink } from '../helpers/appliance.js';
 
 const body = (status: string) =>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseSnapshot, selectionKey } from '../../src/sync/snapshot-schema.js';
-import { snapshotToWire } from '../../src/sync/snapshot-wire.js';
+import { parseSnapshot, selectionKey } from '../../src/contract/snapshot-schema.js';
+import { snapshotToWire } from '../../src/contract/snapshot-wire.js';
 
 const file = (name: string, n = 1) => ({ name, path: `ubuntu/noble/${name}`, size: 100 * n, sha256: String(n).repeat(64).slice(0, 64) });
 

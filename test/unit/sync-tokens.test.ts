@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { RegionTokens } from '../../src/sync/region-server/tokens.js';
+import { RegionTokens } from '../../src/region-server/tokens.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'edgeboot-tokens-'));
 const file = join(dir, 'tokens.yaml');

@@ -1,12 +1,12 @@
 import { mkdir, readdir, rm, rmdir, stat, statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
-import { EdgebootError, messageOf } from '../core/errors.js';
-import type { BootSelection } from '../core/node.js';
+import { EdgebootError, messageOf } from '../../core/errors.js';
+import type { BootSelection } from '../../core/node.js';
 import { downloadImageFile, hashFile, type ImageFileTask, installImageFile } from './image-download.js';
 import { type FileRecord, ImageState, lockImages } from './image-state.js';
-import type { RegionClient } from './region-client.js';
-import { selectionKey } from './snapshot-schema.js';
+import type { RegionClient } from '../region/region-client.js';
+import { selectionKey } from '../../contract/snapshot-schema.js';
 
 /** Progress of a sync, for the CLI's bar or plain lines. */
 export type ImageProgress =

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { EdgebootError, messageOf } from '../../core/errors.js';
+import { EdgebootError, messageOf } from '../core/errors.js';
 
 /** The answer of an authorisation check, as the HTTP status the region sends. */
 export type AuthResult = 200 | 401 | 403 | 404;

@@ -3,8 +3,8 @@ import { Agent as HttpAgent, type IncomingMessage, request as httpRequest } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { messageOf } from '../core/errors.js';
-import { printable } from '../core/mac.js';
+import { messageOf } from '../../core/errors.js';
+import { printable } from '../../core/mac.js';
 import { classifyNetworkError, classifyStatus, RegionError } from './region-error.js';
 
 /** Where the region is and how this rack proves who it is. */

@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
-import { messageOf } from '../core/errors.js';
-import type { Counter, MetricsRegistry } from '../core/metrics.js';
-import type { Node } from '../core/node.js';
+import { messageOf } from '../../core/errors.js';
+import type { Counter, MetricsRegistry } from '../../core/metrics.js';
+import type { Node } from '../../core/node.js';
 import type { RegionClient } from './region-client.js';
 import { type LoadedSnapshot, type SnapshotFetcher, snapshotFetcher } from './region-fetcher.js';
 import { backoffMs, FAILURE_LINES, type RegionFailure, RegionError } from './region-error.js';
-import type { NodeQuery, SnapshotFeed } from './node-source.js';
-import type { NodeStore } from './node-store.js';
+import type { NodeQuery, SnapshotFeed } from '../nodes/node-source.js';
+import type { NodeStore } from '../nodes/node-store.js';
 
 /** How the follower talks to the region and paces itself. */
 export interface RegionSourceOptions {

@@ -1,7 +1,7 @@
-import { EdgebootError, messageOf } from '../core/errors.js';
+import { EdgebootError, messageOf } from '../../core/errors.js';
 import { parseJsonInSlices } from './json-slices.js';
-import type { LoadedSnapshot } from './region-fetcher.js';
-import { parseSnapshotInSlices } from './snapshot-schema.js';
+import type { LoadedSnapshot } from '../region/region-fetcher.js';
+import { parseSnapshotInSlices } from '../../contract/snapshot-schema.js';
 
 /**
  * Parse, validate and normalise a snapshot body on this thread, in slices, yielding to the event loop

@@ -1,6 +1,6 @@
-import type { MacAddress } from '../core/mac.js';
-import type { Node } from '../core/node.js';
-import type { SystemUuid } from '../core/uuid.js';
+import type { MacAddress } from '../../core/mac.js';
+import type { Node } from '../../core/node.js';
+import type { SystemUuid } from '../../core/uuid.js';
 
 /** What a caller knows about the machine asking: any one of these identifies it. */
 export interface NodeQuery {

@@ -1,4 +1,4 @@
-import { EdgebootError } from '../core/errors.js';
+import { EdgebootError } from '../../core/errors.js';
 
 /**
  * Why talking to the region failed; each has its own log line and health state.

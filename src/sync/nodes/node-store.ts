@@ -1,6 +1,6 @@
-import type { MacAddress } from '../core/mac.js';
-import type { Node, Snapshot } from '../core/node.js';
-import { indexSteps, lookUp, type NodeIndexTables } from './node-index.js';
+import type { MacAddress } from '../../core/mac.js';
+import type { Node, Snapshot } from '../../core/node.js';
+import { indexSteps, lookUp, type NodeIndexTables } from '../../core/node-index.js';
 import type { NodeQuery, NodeSource } from './node-source.js';
 
 interface Indexed {

@@ -4,7 +4,7 @@ import { tryParseMac } from '../core/mac.js';
 import { type BootSelection, DEFAULT_CLUSTER_CONFIG, type Node, type Snapshot } from '../core/node.js';
 import { Secret } from '../core/secret.js';
 import { tryParseUuid } from '../core/uuid.js';
-import { IndexBuilder, type NodeIndexTables } from './node-index.js';
+import { IndexBuilder, type NodeIndexTables } from '../core/node-index.js';
 
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 const WORD = /^[a-z0-9][a-z0-9._+-]*$/i;

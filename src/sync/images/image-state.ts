@@ -1,6 +1,6 @@
 import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { EdgebootError } from '../core/errors.js';
+import { EdgebootError } from '../../core/errors.js';
 import { fsyncDir } from './image-download.js';
 
 /** What a verified file looked like, so the next sync need not hash it again. */

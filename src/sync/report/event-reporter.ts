@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
-import { messageOf } from '../core/errors.js';
-import type { Counter, MetricsRegistry } from '../core/metrics.js';
-import type { Service } from '../core/service.js';
-import { type BootEvent, type BootEventInput, type BootEventSink, BoundedQueue, toBootEvent } from './boot-events.js';
-import type { RegionClient } from './region-client.js';
-import { backoffMs, RegionError } from './region-error.js';
+import { messageOf } from '../../core/errors.js';
+import type { Counter, MetricsRegistry } from '../../core/metrics.js';
+import type { Service } from '../../core/service.js';
+import { type BootEvent, type BootEventInput, type BootEventSink, BoundedQueue, toBootEvent } from '../../contract/boot-events.js';
+import type { RegionClient } from '../region/region-client.js';
+import { backoffMs, RegionError } from '../region/region-error.js';
 
 /** How boot events are batched to the region. */
 export interface EventReporterOptions {

@@ -19,13 +19,13 @@
 import { createHash, hash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
-import { hasCode, messageOf } from '../core/errors.js';
-import { define, isJsonObject, walkObjectSteps } from './json-slices.js';
-import { HashSlots, type NodeIndexTables } from './node-index.js';
-import { RegionClient } from './region-client.js';
-import { RegionError } from './region-error.js';
-import type { RegionWorkerInput, RegionWorkerReply, RegionWorkerRequest } from './region-fetcher.js';
-import { type PlainNode, type PlainSnapshot, SnapshotChecker } from './snapshot-schema.js';
+import { hasCode, messageOf } from '../../../core/errors.js';
+import { define, isJsonObject, walkObjectSteps } from '../../snapshot/json-slices.js';
+import { HashSlots, type NodeIndexTables } from '../../../core/node-index.js';
+import { RegionClient } from '../region-client.js';
+import { RegionError } from '../region-error.js';
+import type { RegionWorkerInput, RegionWorkerReply, RegionWorkerRequest } from '../region-fetcher.js';
+import { type PlainNode, type PlainSnapshot, SnapshotChecker } from '../../../contract/snapshot-schema.js';
 
 /** Whether this process runs under SCHED_IDLE (policy 5, field 41 of /proc/self/stat). */
 function isIdlePolicy(): boolean {

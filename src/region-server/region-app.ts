@@ -3,10 +3,10 @@ import { join, sep } from 'node:path';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { EdgebootError, messageOf } from '../../core/errors.js';
-import { tryParseMac } from '../../core/mac.js';
-import { KNOWN_STATES } from '../../core/node.js';
-import type { BootEvent } from '../boot-events.js';
+import { EdgebootError, messageOf } from '../core/errors.js';
+import { tryParseMac } from '../core/mac.js';
+import { KNOWN_STATES } from '../core/node.js';
+import type { BootEvent } from '../contract/boot-events.js';
 import type { RegionServer } from './region-server.js';
 
 type Handler = (req: Request, res: Response) => Promise<void> | void;

@@ -3,11 +3,11 @@ import { join } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
-import { EdgebootError, messageOf } from '../core/errors.js';
-import type { Node, Snapshot } from '../core/node.js';
-import type { NodeQuery, NodeSource } from './node-source.js';
-import type { NodeStore } from './node-store.js';
-import { parseSnapshot } from './snapshot-schema.js';
+import { EdgebootError, messageOf } from '../../core/errors.js';
+import type { Node, Snapshot } from '../../core/node.js';
+import type { NodeQuery, NodeSource } from '../nodes/node-source.js';
+import type { NodeStore } from '../nodes/node-store.js';
+import { parseSnapshot } from '../../contract/snapshot-schema.js';
 
 const INVENTORY_FILE = /\.(ya?ml|json)$/i;
 

@@ -2,16 +2,16 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { MetricsRegistry } from '../core/metrics.js';
 import type { Service } from '../core/service.js';
-import { type BootEventSink, NO_BOOT_EVENTS } from './boot-events.js';
-import type { DiscoveryLog } from './discoveries.js';
-import { DiscoveryReporter } from './discovery-reporter.js';
-import { EventReporter } from './event-reporter.js';
-import { ImageSyncService } from './image-sync-service.js';
-import { InventorySource } from './inventory-source.js';
-import type { SnapshotFeed } from './node-source.js';
-import type { NodeStore } from './node-store.js';
-import { RegionClient } from './region-client.js';
-import { RegionSource } from './region-source.js';
+import { type BootEventSink, NO_BOOT_EVENTS } from '../contract/boot-events.js';
+import type { DiscoveryLog } from '../observe/discoveries.js';
+import { DiscoveryReporter } from './report/discovery-reporter.js';
+import { EventReporter } from './report/event-reporter.js';
+import { ImageSyncService } from './images/image-sync-service.js';
+import { InventorySource } from './inventory/inventory-source.js';
+import type { SnapshotFeed } from './nodes/node-source.js';
+import type { NodeStore } from './nodes/node-store.js';
+import { RegionClient } from './region/region-client.js';
+import { RegionSource } from './region/region-source.js';
 
 /** The region-side parts of an appliance that follows a region. */
 export interface RegionParts {

@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type ChildProcess, fork } from 'node:child_process';
-import { messageOf } from '../core/errors.js';
-import type { Node, Snapshot } from '../core/node.js';
-import { lookUp, type NodeIndexTables } from './node-index.js';
+import { messageOf } from '../../core/errors.js';
+import type { Node, Snapshot } from '../../core/node.js';
+import { lookUp, type NodeIndexTables } from '../../core/node-index.js';
 import type { RegionClient, RegionClientOptions } from './region-client.js';
 import { type RegionFailure, RegionError } from './region-error.js';
-import { loadSnapshot } from './snapshot-loader.js';
-import { type PlainNode, type PlainSnapshot, sealNodeLike } from './snapshot-schema.js';
+import { loadSnapshot } from '../snapshot/snapshot-loader.js';
+import { type PlainNode, type PlainSnapshot, sealNodeLike } from '../../contract/snapshot-schema.js';
 
 /** A loaded snapshot and, from the helper, its generation there (so the next load can name unchanged nodes by position). */
 export interface LoadedSnapshot {
@@ -80,7 +80,7 @@ export type RegionWorkerReply =
 // Where SCHED_IDLE cannot be had, nice 19 is the next best: the helper takes idle CPU, edgeboot's threads win.
 const HELPER_NICE = 19;
 const CHRT = '/usr/bin/chrt';
-const BESIDE = new URL('./region-worker.js', import.meta.url);
+const BESIDE = new URL('./helper/region-worker.js', import.meta.url);
 
 /**
  * The helper script: beside this module in the built tree; EDGEBOOT_REGION_HELPER names it when this module

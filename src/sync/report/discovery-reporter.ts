@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
-import { messageOf } from '../core/errors.js';
-import type { MacAddress } from '../core/mac.js';
-import type { MetricsRegistry } from '../core/metrics.js';
-import type { Service } from '../core/service.js';
-import type { Discovery, DiscoveryLog } from './discoveries.js';
-import type { NodeStore } from './node-store.js';
-import type { RegionClient } from './region-client.js';
-import { backoffMs, RegionError } from './region-error.js';
+import { messageOf } from '../../core/errors.js';
+import type { MacAddress } from '../../core/mac.js';
+import type { MetricsRegistry } from '../../core/metrics.js';
+import type { Service } from '../../core/service.js';
+import type { Discovery, DiscoveryLog } from '../../observe/discoveries.js';
+import type { NodeStore } from '../nodes/node-store.js';
+import type { RegionClient } from '../region/region-client.js';
+import { backoffMs, RegionError } from '../region/region-error.js';
 
 /** What the reporter is wired to. */
 export interface DiscoveryReporterOptions {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { type Document, isMap, isSeq, parseDocument } from 'yaml';
-import { EdgebootError, messageOf } from '../../core/errors.js';
+import { EdgebootError, messageOf } from '../core/errors.js';
 
 const INVENTORY_FILE = /\.(ya?ml|json)$/i;
 

@@ -2,8 +2,8 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { EdgebootError, messageOf } from '../core/errors.js';
-import type { RegionClient } from './region-client.js';
+import { EdgebootError, messageOf } from '../../core/errors.js';
+import type { RegionClient } from '../region/region-client.js';
 
 /** One file to fetch: where it lives on the region and where it goes, with what it must hash to. */
 export interface ImageFileTask {
