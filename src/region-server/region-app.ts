@@ -7,7 +7,7 @@ import { EdgebootError, messageOf } from '../core/errors.js';
 import { tryParseMac } from '../core/mac.js';
 import { KNOWN_STATES } from '../core/node.js';
 import type { BootEvent } from '../contract/boot-events.js';
-import type { RegionServer } from './region-server.js';
+import type { RegionBackend } from './region-backend.js';
 
 type Handler = (req: Request, res: Response) => Promise<void> | void;
 
@@ -38,8 +38,8 @@ const AUTH_SENTENCES: Record<number, string> = {
   404: 'This region does not know that cluster.',
 };
 
-/** Express app of the reference region: the API of docs/region-api.md over a RegionServer. */
-export function createRegionApp(region: RegionServer, log: Logger): Express {
+/** Express app of the reference region: the API of docs/region-api.md over a RegionBackend. */
+export function createRegionApp(region: RegionBackend, log: Logger): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);

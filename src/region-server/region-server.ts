@@ -5,9 +5,8 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import type { Logger } from 'pino';
 import { EdgebootError, messageOf } from '../core/errors.js';
-import { type MacAddress, tryParseMac } from '../core/mac.js';
+import { tryParseMac } from '../core/mac.js';
 import { KNOWN_STATES, type Node } from '../core/node.js';
 import { tryParseUuid } from '../core/uuid.js';
 import type { BootEvent } from '../contract/boot-events.js';
@@ -16,41 +15,8 @@ import { NodeStore } from '../sync/nodes/node-store.js';
 import { nodeToWire, snapshotToWire } from '../contract/snapshot-wire.js';
 import { appendNode, discoveredFile, restoreText, setNodeStatus, snapshotText } from './inventory-writer.js';
 import { createRegionApp } from './region-app.js';
+import type { DiscoveryInput, RegionBackend, RegionServerOptions, WireState } from './region-backend.js';
 import { RegionTokens } from './tokens.js';
-
-/** How the reference region is run. */
-export interface RegionServerOptions {
-  inventory: string;
-  tokensFile: string;
-  /** Folder served under /api/v1/boot-resources/. */
-  resources?: string;
-  host: string;
-  port: number;
-  tls?: { certFile: string; keyFile: string };
-  log: Logger;
-  /** Longest `?wait=` honoured. */
-  maxWaitSeconds?: number;
-  watch?: boolean;
-}
-
-/** The serialised snapshot every cluster is served, with its ETag. */
-export interface WireState {
-  etag: string;
-  version: string;
-  body: Buffer;
-  nodes: number;
-  /** The body gzip-compressed, made once per snapshot on first request (zlib runs off the event loop). */
-  gzipped?: Promise<Buffer>;
-}
-
-/** A discovery as the region API receives it. */
-export interface DiscoveryInput {
-  mac: MacAddress;
-  uuid?: string | null;
-  arch?: string | null;
-  ip?: string | null;
-  seen_at?: string | null;
-}
 
 const MAX_EVENTS = 10_000;
 
@@ -63,7 +29,7 @@ export function archOfDiscovery(arch: string | null | undefined): string {
 }
 
 /** The reference region: serves the region API (docs/region-api.md) from inventory files; the only writer of them. */
-export class RegionServer {
+export class RegionServer implements RegionBackend {
   readonly store = new NodeStore();
   readonly tokens: RegionTokens;
   readonly events: Array<{ cluster: string; event: BootEvent }> = [];

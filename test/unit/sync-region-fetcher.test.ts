@@ -11,7 +11,8 @@ import { Secret } from '../../src/core/secret.js';
 import { NodeStore } from '../../src/sync/nodes/node-store.js';
 import { RegionClient, type RegionClientOptions } from '../../src/sync/region/region-client.js';
 import { RegionError } from '../../src/sync/region/region-error.js';
-import { HelperSnapshotFetcher, InlineSnapshotFetcher, type LoadedSnapshot, type PollResult } from '../../src/sync/region/region-fetcher.js';
+import { HelperSnapshotFetcher, InlineSnapshotFetcher, type PollResult } from '../../src/sync/region/region-fetcher.js';
+import type { LoadedSnapshot } from '../../src/sync/snapshot/snapshot-loader.js';
 
 // The helper runs in plain Node, so it is the built one (`npm run build` first); vitest loads the fetcher from src.
 const BUILT = join(packageRoot(), 'dist/src/sync/region/helper/region-worker.js');

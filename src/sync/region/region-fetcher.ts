@@ -2,20 +2,13 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type ChildProcess, fork } from 'node:child_process';
 import { messageOf } from '../../core/errors.js';
-import type { Node, Snapshot } from '../../core/node.js';
+import type { Node } from '../../core/node.js';
 import { lookUp, type NodeIndexTables } from '../../core/node-index.js';
 import type { RegionClient, RegionClientOptions } from './region-client.js';
-import { type RegionFailure, RegionError } from './region-error.js';
-import { loadSnapshot } from '../snapshot/snapshot-loader.js';
-import { type PlainNode, type PlainSnapshot, sealNodeLike } from '../../contract/snapshot-schema.js';
-
-/** A loaded snapshot and, from the helper, its generation there (so the next load can name unchanged nodes by position). */
-export interface LoadedSnapshot {
-  snapshot: Snapshot;
-  generation?: string;
-  /** Lookup tables built with the snapshot (node-index.ts), ready for NodeStore.install. */
-  tables?: NodeIndexTables;
-}
+import { RegionError } from './region-error.js';
+import { type LoadedSnapshot, loadSnapshot } from '../snapshot/snapshot-loader.js';
+import type { RegionWorkerInput, RegionWorkerReply, RegionWorkerRequest } from './helper/protocol.js';
+import { sealNodeLike } from '../../contract/snapshot-schema.js';
 
 /** One snapshot request as the follower asks it. */
 export interface SnapshotPoll {
@@ -38,44 +31,6 @@ export interface SnapshotFetcher {
   reset(): void;
   close(): void;
 }
-
-/** Static facts of the region helper process (its `init` message). */
-export interface RegionWorkerInput {
-  client: RegionClientOptions;
-  chunkNodes: number;
-  /** Nice value for the helper's threads, so its work yields the CPU to boot lookups. */
-  nice: number;
-}
-
-export type RegionWorkerRequest =
-  | { type: 'init'; input: RegionWorkerInput }
-  | { type: 'poll'; etag?: string; waitSeconds: number; where: string; base?: string }
-  | { type: 'more' };
-
-export type RegionWorkerReply =
-  | { type: 'ready'; idle: boolean; niced: boolean }
-  | { type: 'unchanged' }
-  | { type: 'error'; failure: RegionFailure; message: string; status?: number }
-  | {
-      type: 'head';
-      head: Omit<PlainSnapshot, 'nodes'>;
-      total: number;
-      /** Int32s in each lookup table; the tables follow in pieces. */
-      sizes: Record<keyof NodeIndexTables, number>;
-      /** The nodes' keys are those of the base load, in the same order: its tables serve as they are (none follow). */
-      sameTables: boolean;
-      generation: string;
-      etag: string | undefined;
-      bytes: number;
-    }
-  | {
-      type: 'piece';
-      /** Part of a lookup table, starting at Int32 `at`. */
-      table?: { which: keyof NodeIndexTables; at: number; ints: Int32Array };
-      /** The next nodes, in order: [start, count] stands for that many unchanged nodes of the base load from `start` on. */
-      nodes?: Array<PlainNode | [number, number]>;
-      last?: boolean;
-    };
 
 // Where SCHED_IDLE cannot be had, nice 19 is the next best: the helper takes idle CPU, edgeboot's threads win.
 const HELPER_NICE = 19;

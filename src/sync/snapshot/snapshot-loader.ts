@@ -1,7 +1,16 @@
 import { EdgebootError, messageOf } from '../../core/errors.js';
 import { parseJsonInSlices } from './json-slices.js';
-import type { LoadedSnapshot } from '../region/region-fetcher.js';
+import type { Snapshot } from '../../core/node.js';
+import type { NodeIndexTables } from '../../core/node-index.js';
 import { parseSnapshotInSlices } from '../../contract/snapshot-schema.js';
+
+/** A loaded snapshot and, from the helper, its generation there (so the next load can name unchanged nodes by position). */
+export interface LoadedSnapshot {
+  snapshot: Snapshot;
+  generation?: string;
+  /** Lookup tables built with the snapshot (node-index.ts), ready for NodeStore.install. */
+  tables?: NodeIndexTables;
+}
 
 /**
  * Parse, validate and normalise a snapshot body on this thread, in slices, yielding to the event loop

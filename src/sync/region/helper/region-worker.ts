@@ -11,7 +11,7 @@
  * compiler threads included, run at a low priority: on a small machine they would otherwise take the CPU
  * from the thread that answers boot requests.
  *
- * Protocol (region-fetcher.ts, over the IPC channel): `init` → `ready`, then per poll: `poll` → `unchanged` |
+ * Protocol (protocol.ts, over the IPC channel): `init` → `ready`, then per poll: `poll` → `unchanged` |
  * `error` | `head`, then `more` → `piece` until the one marked `last`. The helper lives through many polls
  * (it runs the collector after each hand-over); the edgeboot process replaces it on abort or when it dies,
  * and it exits when the channel closes.
@@ -24,7 +24,7 @@ import { define, isJsonObject, walkObjectSteps } from '../../snapshot/json-slice
 import { HashSlots, type NodeIndexTables } from '../../../core/node-index.js';
 import { RegionClient } from '../region-client.js';
 import { RegionError } from '../region-error.js';
-import type { RegionWorkerInput, RegionWorkerReply, RegionWorkerRequest } from '../region-fetcher.js';
+import type { RegionWorkerInput, RegionWorkerReply, RegionWorkerRequest } from './protocol.js';
 import { type PlainNode, type PlainSnapshot, SnapshotChecker } from '../../../contract/snapshot-schema.js';
 
 /** Whether this process runs under SCHED_IDLE (policy 5, field 41 of /proc/self/stat). */
