@@ -22,11 +22,11 @@ import { BootTimeline } from './observe/timeline.js';
 import { Renderer } from './render/renderer.js';
 import { TemplateStore } from './render/template-store.js';
 import { DiscoveryLog } from './observe/discoveries.js';
-import type { BootEventSink } from './contract/boot-events.js';
+import type { BootEventSink } from './observe/boot-milestones.js';
 import { LeaseBook } from './observe/lease-book.js';
-import type { SnapshotFeed } from './sync/nodes/node-source.js';
-import { NodeStore } from './sync/nodes/node-store.js';
-import { feedFromConfig, type RegionParts, regionServicesFromConfig } from './sync/from-config.js';
+import type { SnapshotFeed } from './sync/nodes/index.js';
+import { NodeStore } from './sync/nodes/index.js';
+import { feedFromConfig, type RegionParts, regionServicesFromConfig } from './sync/index.js';
 import { TemplateFiles } from './files/template-files.js';
 import { tftpServiceFromConfig } from './tftp/from-config.js';
 

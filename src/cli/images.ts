@@ -2,13 +2,13 @@ import { type Config, loadConfig } from '../config/config.js';
 import { EdgebootError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import type { BootSelection } from '../core/node.js';
-import { type ImageProgress, listImages, syncImages } from '../sync/images/image-sync.js';
-import { loadInventory } from '../sync/inventory/inventory-source.js';
-import { NodeStore } from '../sync/nodes/node-store.js';
-import type { RegionClient } from '../sync/region/region-client.js';
-import { regionClientFromConfig } from '../sync/from-config.js';
-import { RegionSource } from '../sync/region/region-source.js';
-import { selectionKey } from '../contract/snapshot-schema.js';
+import { type ImageProgress, listImages, syncImages } from '../sync/images/index.js';
+import { loadInventory } from '../sync/inventory/index.js';
+import { NodeStore } from '../sync/nodes/index.js';
+import type { RegionClient } from '../sync/region/index.js';
+import { regionClientFromConfig } from '../sync/index.js';
+import { RegionSource } from '../sync/region/index.js';
+import { selectionKey } from '../contract/index.js';
 
 function mib(n: number): string {
   return `${(n / 1048576).toFixed(1)} MiB`;

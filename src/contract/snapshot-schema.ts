@@ -103,6 +103,15 @@ export const rawSnapshotSchema = z.object({
 /** The raw (snake_case) shape a region or inventory file supplies. */
 export type RawSnapshot = z.input<typeof rawSnapshotSchema>;
 
+/** One node in the region API's JSON (snake_case, tokens revealed: the payload goes only to an authenticated rack). */
+export type WireNode = z.input<typeof nodeSchema>;
+
+/** One boot selection in the region API's per-combination JSON shape. */
+export type WireSelection = z.input<typeof selectionSchema>;
+
+/** The snapshot body of `GET /api/v1/clusters/{id}/snapshot` as the region sends it. */
+export type WireSnapshot = { version: string; nodes: WireNode[]; config: z.input<typeof configSchema>; boot_selections: WireSelection[] };
+
 /** Render a zod issue path as `nodes[3].macs[0]`. */
 export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   let out = '';

@@ -1,37 +1,8 @@
 import type { BootSelection, ClusterConfig, Node, Snapshot } from '../core/node.js';
+import type { WireNode, WireSelection, WireSnapshot } from './snapshot-schema.js';
 
-/** One node in the region API's JSON (snake_case, tokens revealed: the payload goes only to an authenticated rack). */
-export interface WireNode {
-  system_id: string;
-  hostname: string;
-  macs: string[];
-  uuid?: string;
-  arch: string;
-  status: string;
-  status_reason?: string;
-  osystem: string;
-  release?: string;
-  kernel_opts: string;
-  token?: { consumer_key: string; token_key: string; token_secret: string };
-}
+// The inverse of snapshot-schema.ts: normalised values back in the region API's JSON, typed by the same schemas.
 
-/** One boot selection in the region API's JSON. */
-export interface WireSelection {
-  os: string;
-  release: string;
-  arch: string;
-  subarch: string;
-  label: string;
-  files: Array<{ name: string; path: string; size: number; sha256: string }>;
-}
-
-/** The snapshot body of `GET /api/v1/clusters/{id}/snapshot`. */
-export interface WireSnapshot {
-  version: string;
-  nodes: WireNode[];
-  config: Record<string, string>;
-  boot_selections: WireSelection[];
-}
 
 /** A normalised node back in its wire form. */
 export function nodeToWire(n: Node): WireNode {
@@ -53,7 +24,7 @@ export function nodeToWire(n: Node): WireNode {
   return w;
 }
 
-function configToWire(c: ClusterConfig): Record<string, string> {
+function configToWire(c: ClusterConfig): WireSnapshot['config'] {
   return {
     main_archive: c.mainArchive,
     ports_archive: c.portsArchive,

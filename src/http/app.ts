@@ -13,7 +13,7 @@ import { classifyFile } from '../observe/classify.js';
 import type { LoaderChoice } from '../observe/explain.js';
 import type { BootTimeline } from '../observe/timeline.js';
 import type { Renderer } from '../render/renderer.js';
-import type { NodeStore } from '../sync/nodes/node-store.js';
+import type { NodeStore } from '../sync/nodes/index.js';
 import { errorHandler, sendSentence } from './errors.js';
 import { type HttpMetrics, httpMetrics } from './http-metrics.js';
 import { requestLogger } from './request-log.js';

@@ -6,25 +6,13 @@ import { z } from 'zod';
 import { EdgebootError, messageOf } from '../core/errors.js';
 import { tryParseMac } from '../core/mac.js';
 import { KNOWN_STATES } from '../core/node.js';
-import type { BootEvent } from '../contract/boot-events.js';
+import { type BootEvent, bootEventsBodySchema } from '../contract/index.js';
+import { discoveryBodySchema } from '../contract/index.js';
 import type { RegionBackend } from './region-backend.js';
 
 type Handler = (req: Request, res: Response) => Promise<void> | void;
 
-const discoverySchema = z.object({
-  mac: z.string().refine((v) => tryParseMac(v) !== undefined, { message: 'is not a MAC address' }),
-  uuid: z.string().max(64).nullable().optional(),
-  arch: z.string().max(32).nullable().optional(),
-  ip: z.string().max(64).nullable().optional(),
-  seen_at: z.string().max(64).nullable().optional(),
-});
-
 const line = z.string().regex(/^[\x20-\x7e]*$/).max(256);
-const eventsSchema = z.object({
-  events: z
-    .array(z.object({ mac: line.nullable(), system_id: line.nullable(), kind: line, detail: line, at: line }))
-    .max(10_000),
-});
 
 const statusSchema = z.object({ status: z.string().regex(/^[a-z]+$/), reason: line.optional() });
 
@@ -110,7 +98,7 @@ export function createRegionApp(region: RegionBackend, log: Logger): Express {
     route(async (req, res) => {
       const id = cluster(req, res);
       if (!id) return;
-      const r = discoverySchema.safeParse(req.body);
+      const r = discoveryBodySchema.safeParse(req.body);
       if (!r.success) return say(res, 400, `The discovery is invalid: ${r.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}.`);
       const result = await region.addDiscovery({ ...r.data, mac: tryParseMac(r.data.mac)! }, id);
       res.status(result.created ? 201 : 200).json({ status: result.created ? 'created' : 'known', system_id: result.systemId });
@@ -123,7 +111,7 @@ export function createRegionApp(region: RegionBackend, log: Logger): Express {
     route((req, res) => {
       const id = cluster(req, res);
       if (!id) return;
-      const r = eventsSchema.safeParse(req.body);
+      const r = bootEventsBodySchema.safeParse(req.body);
       if (!r.success) return say(res, 400, 'The events body must be {"events":[{"mac","system_id","kind","detail","at"}]} of printable fields.');
       region.addEvents(id, r.data.events as BootEvent[]);
       res.status(202).json({ accepted: r.data.events.length });

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { MacAddress } from '../core/mac.js';
 import type { Node } from '../core/node.js';
-import type { BootEvent } from '../contract/boot-events.js';
+import type { BootEvent } from '../contract/index.js';
 import type { RegionTokens } from './tokens.js';
 
 /** How the reference region is run. */

@@ -2,16 +2,16 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { MetricsRegistry } from '../core/metrics.js';
 import type { Service } from '../core/service.js';
-import { type BootEventSink, NO_BOOT_EVENTS } from '../contract/boot-events.js';
+import { type BootEventSink, NO_BOOT_EVENTS } from '../observe/boot-milestones.js';
 import type { DiscoveryLog } from '../observe/discoveries.js';
-import { DiscoveryReporter } from './report/discovery-reporter.js';
-import { EventReporter } from './report/event-reporter.js';
-import { ImageSyncService } from './images/image-sync-service.js';
-import { InventorySource } from './inventory/inventory-source.js';
-import type { SnapshotFeed } from './nodes/node-source.js';
-import type { NodeStore } from './nodes/node-store.js';
-import { RegionClient } from './region/region-client.js';
-import { RegionSource } from './region/region-source.js';
+import { DiscoveryReporter } from './report/index.js';
+import { EventReporter } from './report/index.js';
+import { ImageSyncService } from './images/index.js';
+import { InventorySource } from './inventory/index.js';
+import type { SnapshotFeed } from './nodes/index.js';
+import type { NodeStore } from './nodes/index.js';
+import { RegionClient } from './region/index.js';
+import { RegionSource } from './region/index.js';
 
 /** The region-side parts of an appliance that follows a region. */
 export interface RegionParts {

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/core/log.js';
 import { MetricsRegistry } from '../../src/core/metrics.js';
-import { BoundedQueue, bootEventForFile, toBootEvent } from '../../src/contract/boot-events.js';
+import { toBootEvent } from '../../src/contract/boot-events.js';
+import { BoundedQueue } from '../../src/core/bounded-queue.js';
+import { bootEventForFile } from '../../src/observe/boot-milestones.js';
 import { EventReporter } from '../../src/sync/report/event-reporter.js';
 import { RegionError } from '../../src/sync/region/region-error.js';
 

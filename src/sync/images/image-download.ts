@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { EdgebootError, messageOf } from '../../core/errors.js';
-import type { RegionClient } from '../region/region-client.js';
+import type { RegionClient } from '../region/index.js';
 
 /** One file to fetch: where it lives on the region and where it goes, with what it must hash to. */
 export interface ImageFileTask {

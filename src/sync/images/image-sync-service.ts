@@ -3,9 +3,9 @@ import { messageOf } from '../../core/errors.js';
 import type { MetricsRegistry } from '../../core/metrics.js';
 import type { BootSelection } from '../../core/node.js';
 import type { Service } from '../../core/service.js';
-import type { NodeStore } from '../nodes/node-store.js';
-import type { RegionClient } from '../region/region-client.js';
-import { backoffMs } from '../region/region-error.js';
+import type { NodeStore } from '../nodes/index.js';
+import type { RegionClient } from '../region/index.js';
+import { backoffMs } from '../region/index.js';
 import { syncImages } from './image-sync.js';
 
 /** What the appliance's image follower needs. */

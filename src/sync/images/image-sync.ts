@@ -5,8 +5,8 @@ import { EdgebootError, messageOf } from '../../core/errors.js';
 import type { BootSelection } from '../../core/node.js';
 import { downloadImageFile, hashFile, type ImageFileTask, installImageFile } from './image-download.js';
 import { type FileRecord, ImageState, lockImages } from './image-state.js';
-import type { RegionClient } from '../region/region-client.js';
-import { selectionKey } from '../../contract/snapshot-schema.js';
+import type { RegionClient } from '../region/index.js';
+import { selectionKey } from '../../contract/index.js';
 
 /** Progress of a sync, for the CLI's bar or plain lines. */
 export type ImageProgress =

@@ -6,9 +6,9 @@ import type { Node } from '../../core/node.js';
 import { lookUp, type NodeIndexTables } from '../../core/node-index.js';
 import type { RegionClient, RegionClientOptions } from './region-client.js';
 import { RegionError } from './region-error.js';
-import { type LoadedSnapshot, loadSnapshot } from '../snapshot/snapshot-loader.js';
+import { type LoadedSnapshot, loadSnapshot } from '../snapshot/index.js';
 import type { RegionWorkerInput, RegionWorkerReply, RegionWorkerRequest } from './helper/protocol.js';
-import { sealNodeLike } from '../../contract/snapshot-schema.js';
+import { sealNodeLike } from '../../contract/index.js';
 
 /** One snapshot request as the follower asks it. */
 export interface SnapshotPoll {

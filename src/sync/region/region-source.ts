@@ -3,11 +3,11 @@ import { messageOf } from '../../core/errors.js';
 import type { Counter, MetricsRegistry } from '../../core/metrics.js';
 import type { Node } from '../../core/node.js';
 import type { RegionClient } from './region-client.js';
-import type { LoadedSnapshot } from '../snapshot/snapshot-loader.js';
+import type { LoadedSnapshot } from '../snapshot/index.js';
 import { type SnapshotFetcher, snapshotFetcher } from './region-fetcher.js';
 import { backoffMs, FAILURE_LINES, type RegionFailure, RegionError } from './region-error.js';
-import type { NodeQuery, SnapshotFeed } from '../nodes/node-source.js';
-import type { NodeStore } from '../nodes/node-store.js';
+import type { NodeQuery, SnapshotFeed } from '../nodes/index.js';
+import type { NodeStore } from '../nodes/index.js';
 
 /** How the follower talks to the region and paces itself. */
 export interface RegionSourceOptions {

@@ -3,10 +3,11 @@ import { messageOf } from '../../core/errors.js';
 import type { MacAddress } from '../../core/mac.js';
 import type { MetricsRegistry } from '../../core/metrics.js';
 import type { Service } from '../../core/service.js';
+import type { WireDiscovery } from '../../contract/index.js';
 import type { Discovery, DiscoveryLog } from '../../observe/discoveries.js';
-import type { NodeStore } from '../nodes/node-store.js';
-import type { RegionClient } from '../region/region-client.js';
-import { backoffMs, RegionError } from '../region/region-error.js';
+import type { NodeStore } from '../nodes/index.js';
+import type { RegionClient } from '../region/index.js';
+import { backoffMs, RegionError } from '../region/index.js';
 
 /** What the reporter is wired to. */
 export interface DiscoveryReporterOptions {
@@ -20,7 +21,7 @@ export interface DiscoveryReporterOptions {
 }
 
 /** The body of `POST …/discoveries` (docs/region-api.md). */
-export function discoveryBody(d: Discovery): Record<string, string | null> {
+export function discoveryBody(d: Discovery): WireDiscovery {
   return { mac: d.mac, uuid: d.uuid ?? null, arch: d.arch ?? null, ip: d.ip ?? null, seen_at: new Date(d.firstSeen).toISOString() };
 }
 

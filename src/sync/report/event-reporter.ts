@@ -2,9 +2,11 @@ import type { Logger } from 'pino';
 import { messageOf } from '../../core/errors.js';
 import type { Counter, MetricsRegistry } from '../../core/metrics.js';
 import type { Service } from '../../core/service.js';
-import { type BootEvent, type BootEventInput, type BootEventSink, BoundedQueue, toBootEvent } from '../../contract/boot-events.js';
-import type { RegionClient } from '../region/region-client.js';
-import { backoffMs, RegionError } from '../region/region-error.js';
+import { type BootEvent, type BootEventInput, toBootEvent } from '../../contract/index.js';
+import { BoundedQueue } from '../../core/bounded-queue.js';
+import type { BootEventSink } from '../../observe/boot-milestones.js';
+import type { RegionClient } from '../region/index.js';
+import { backoffMs, RegionError } from '../region/index.js';
 
 /** How boot events are batched to the region. */
 export interface EventReporterOptions {

@@ -2,7 +2,7 @@ import { EdgebootError, messageOf } from '../../core/errors.js';
 import { parseJsonInSlices } from './json-slices.js';
 import type { Snapshot } from '../../core/node.js';
 import type { NodeIndexTables } from '../../core/node-index.js';
-import { parseSnapshotInSlices } from '../../contract/snapshot-schema.js';
+import { parseSnapshotInSlices } from '../../contract/index.js';
 
 /** A loaded snapshot and, from the helper, its generation there (so the next load can name unchanged nodes by position). */
 export interface LoadedSnapshot {

@@ -1,5 +1,5 @@
 import type { NodeIndexTables } from '../../../core/node-index.js';
-import type { PlainNode, PlainSnapshot } from '../../../contract/snapshot-schema.js';
+import type { PlainNode, PlainSnapshot } from '../../../contract/index.js';
 import type { RegionClientOptions } from '../region-client.js';
 import type { RegionFailure } from '../region-error.js';
 

@@ -20,12 +20,12 @@ import { createHash, hash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { hasCode, messageOf } from '../../../core/errors.js';
-import { define, isJsonObject, walkObjectSteps } from '../../snapshot/json-slices.js';
+import { define, isJsonObject, walkObjectSteps } from '../../snapshot/index.js';
 import { HashSlots, type NodeIndexTables } from '../../../core/node-index.js';
 import { RegionClient } from '../region-client.js';
 import { RegionError } from '../region-error.js';
 import type { RegionWorkerInput, RegionWorkerReply, RegionWorkerRequest } from './protocol.js';
-import { type PlainNode, type PlainSnapshot, SnapshotChecker } from '../../../contract/snapshot-schema.js';
+import { type PlainNode, type PlainSnapshot, SnapshotChecker } from '../../../contract/index.js';
 
 /** Whether this process runs under SCHED_IDLE (policy 5, field 41 of /proc/self/stat). */
 function isIdlePolicy(): boolean {
