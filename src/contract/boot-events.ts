@@ -13,8 +13,8 @@ export interface BootEventInput {
   detail?: string;
 }
 
-/** One event as the region receives it. */
-export interface BootEvent {
+/** One boot milestone as the region receives it (the wire form; the timeline's own record is observe's BootEvent). */
+export interface RegionBootEvent {
   mac: string | null;
   system_id: string | null;
   kind: BootEventKind;
@@ -23,7 +23,7 @@ export interface BootEvent {
 }
 
 /** Turn an edge's input into the wire event, stamped now. */
-export function toBootEvent(e: BootEventInput, now = Date.now()): BootEvent {
+export function toBootEvent(e: BootEventInput, now = Date.now()): RegionBootEvent {
   return {
     mac: e.mac ?? null,
     system_id: e.systemId ?? null,

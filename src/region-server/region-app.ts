@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { EdgebootError, messageOf } from '../core/errors.js';
 import { tryParseMac } from '../core/mac.js';
 import { KNOWN_STATES } from '../core/node.js';
-import { type BootEvent, bootEventsBodySchema } from '../contract/index.js';
+import { type RegionBootEvent, bootEventsBodySchema } from '../contract/index.js';
 import { discoveryBodySchema } from '../contract/index.js';
 import type { RegionBackend } from './region-backend.js';
 
@@ -113,7 +113,7 @@ export function createRegionApp(region: RegionBackend, log: Logger): Express {
       if (!id) return;
       const r = bootEventsBodySchema.safeParse(req.body);
       if (!r.success) return say(res, 400, 'The events body must be {"events":[{"mac","system_id","kind","detail","at"}]} of printable fields.');
-      region.addEvents(id, r.data.events as BootEvent[]);
+      region.addEvents(id, r.data.events as RegionBootEvent[]);
       res.status(202).json({ accepted: r.data.events.length });
     }),
   );

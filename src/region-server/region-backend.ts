@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { MacAddress } from '../core/mac.js';
 import type { Node } from '../core/node.js';
-import type { BootEvent } from '../contract/index.js';
+import type { RegionBootEvent } from '../contract/index.js';
 import type { RegionTokens } from './tokens.js';
 
 /** How the reference region is run. */
@@ -42,7 +42,7 @@ export interface DiscoveryInput {
 export interface RegionBackend {
   readonly options: RegionServerOptions;
   readonly tokens: RegionTokens;
-  readonly events: Array<{ cluster: string; event: BootEvent }>;
+  readonly events: Array<{ cluster: string; event: RegionBootEvent }>;
   readonly stats: { snapshotOk: number; snapshotNotModified: number; discoveries: number; eventBatches: number };
   readonly waiting: number;
   current(): WireState | undefined;
@@ -51,5 +51,5 @@ export interface RegionBackend {
   addDiscovery(d: DiscoveryInput, cluster: string): Promise<{ created: boolean; systemId: string }>;
   setStatus(ref: string, status: string, options?: { reason?: string; from?: string }): Promise<Node>;
   listNodes(): Array<Record<string, unknown>>;
-  addEvents(cluster: string, events: BootEvent[]): void;
+  addEvents(cluster: string, events: RegionBootEvent[]): void;
 }

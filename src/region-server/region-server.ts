@@ -9,7 +9,7 @@ import { EdgebootError, messageOf } from '../core/errors.js';
 import { tryParseMac } from '../core/mac.js';
 import { KNOWN_STATES, type Node } from '../core/node.js';
 import { tryParseUuid } from '../core/uuid.js';
-import type { BootEvent } from '../contract/index.js';
+import type { RegionBootEvent } from '../contract/index.js';
 import { InventorySource } from '../sync/inventory/index.js';
 import { NodeStore } from '../sync/nodes/index.js';
 import { nodeToWire, snapshotToWire } from '../contract/index.js';
@@ -32,7 +32,7 @@ export function archOfDiscovery(arch: string | null | undefined): string {
 export class RegionServer implements RegionBackend {
   readonly store = new NodeStore();
   readonly tokens: RegionTokens;
-  readonly events: Array<{ cluster: string; event: BootEvent }> = [];
+  readonly events: Array<{ cluster: string; event: RegionBootEvent }> = [];
   readonly stats = { snapshotOk: 0, snapshotNotModified: 0, discoveries: 0, eventBatches: 0 };
   readonly #o: RegionServerOptions;
   readonly #inventory: InventorySource;
@@ -214,7 +214,7 @@ export class RegionServer implements RegionBackend {
   }
 
   /** Keep a batch of boot events (the newest MAX_EVENTS). */
-  addEvents(cluster: string, events: BootEvent[]): void {
+  addEvents(cluster: string, events: RegionBootEvent[]): void {
     for (const event of events) this.events.push({ cluster, event });
     if (this.events.length > MAX_EVENTS) this.events.splice(0, this.events.length - MAX_EVENTS);
     this.stats.eventBatches++;

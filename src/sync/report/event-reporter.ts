@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { messageOf } from '../../core/errors.js';
 import type { Counter, MetricsRegistry } from '../../core/metrics.js';
 import type { Service } from '../../core/service.js';
-import { type BootEvent, type BootEventInput, toBootEvent } from '../../contract/index.js';
+import { type RegionBootEvent, type BootEventInput, toBootEvent } from '../../contract/index.js';
 import { BoundedQueue } from '../../core/bounded-queue.js';
 import type { BootEventSink } from '../../observe/boot-milestones.js';
 import type { RegionClient } from '../region/index.js';
@@ -24,7 +24,7 @@ export interface EventReporterOptions {
 export class EventReporter implements Service, BootEventSink {
   readonly name = 'region-events';
   readonly #o: EventReporterOptions;
-  readonly queue: BoundedQueue<BootEvent>;
+  readonly queue: BoundedQueue<RegionBootEvent>;
   #running = false;
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
@@ -35,7 +35,7 @@ export class EventReporter implements Service, BootEventSink {
   #droppedSeen = 0;
   /** Events the region accepted. */
   delivered = 0;
-  readonly #deliveredListeners = new Set<(batch: readonly BootEvent[]) => void>();
+  readonly #deliveredListeners = new Set<(batch: readonly RegionBootEvent[]) => void>();
 
   constructor(options: EventReporterOptions) {
     this.#o = options;
@@ -59,7 +59,7 @@ export class EventReporter implements Service, BootEventSink {
   }
 
   /** Listen to batches the region accepted (the boot timeline records them). */
-  onDelivered(fn: (batch: readonly BootEvent[]) => void): () => void {
+  onDelivered(fn: (batch: readonly RegionBootEvent[]) => void): () => void {
     this.#deliveredListeners.add(fn);
     return () => this.#deliveredListeners.delete(fn);
   }
