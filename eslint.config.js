@@ -83,7 +83,7 @@ const directionBlocks = folders('src').map((folder) => ({
 }));
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'debian/edgeboot/**', 'debian/build/**', 'debian/.debhelper/**', 'test-output/**', '.cache/**'] },
+  { ignores: ['dist/**', 'dist-bench/**', 'node_modules/**', 'debian/edgeboot/**', 'debian/build/**', 'debian/.debhelper/**', 'test-output/**', '.cache/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

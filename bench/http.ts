@@ -3,7 +3,7 @@
  * nginx serving a static file of the same size, in the same run with the same settings.
  * Both servers are pinned to CPU 0 and wrk to CPU 1. Prints requests/s, p99 and the ratios.
  *
- * Usage: node dist/bench/http.js [--duration 10] [--connections 32]
+ * Usage: node dist-bench/bench/http.js [--duration 10] [--connections 32]
  */
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

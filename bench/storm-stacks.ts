@@ -12,7 +12,7 @@ import { childPids, freePort, procStats, stopChild, waitHttp } from './lib.js';
 import { get, machineAgent } from './storm-http.js';
 import { type Machine, parseNodeScript } from './storm-machine.js';
 
-/** The package root when running from dist/bench. */
+/** The package root when running from dist-bench/bench. */
 export const ROOT = resolve(import.meta.dirname, '../..');
 
 /** Payload files of a fixture: TFTP loader name, image URL paths, sizes and hashes. */

@@ -5,7 +5,7 @@
  * the nodes and every node changed, next to the naive peer (JSON.parse + parse in one go on the main
  * thread) measured in the same run.
  *
- * Run: npm run build && node --expose-gc dist/bench/sync.js [nodes]
+ * Run: npm run bench:build && node --expose-gc dist-bench/bench/sync.js [nodes]
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';

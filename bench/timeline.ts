@@ -2,7 +2,7 @@
  * Timeline memory bench: 50,000 synthetic MACs × 20 events each (the default bounds), then
  * RSS and heap growth against the documented ceiling. Run with --expose-gc for steady figures.
  *
- * Usage: node --expose-gc dist/bench/timeline.js [--macs 50000] [--events 20]
+ * Usage: node --expose-gc dist-bench/bench/timeline.js [--macs 50000] [--events 20]
  */
 import { parseArgs } from 'node:util';
 import type { MacAddress } from '../src/core/mac.js';
