@@ -3,6 +3,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { collectDefaultMetrics } from 'prom-client';
 import { BootService } from './boot/boot-service.js';
 import type { Config } from './config/config.js';
 import { CapabilitySigner } from './core/capability.js';
@@ -119,6 +120,8 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   const core = await composeCore(config, log, { watch: true });
   await core.inventory.start();
   const metrics = new MetricsRegistry();
+  // The standard process_* and nodejs_* series (CPU, RSS, fds, event-loop lag, GC) stock dashboards expect.
+  collectDefaultMetrics({ register: metrics.prom });
   metrics.gauge('edgeboot_nodes_loaded', 'Nodes in the snapshot in force.', () => core.store.status().nodes);
   metrics.gauge('edgeboot_snapshot_age_seconds', 'Seconds since the snapshot in force was loaded.', () => core.store.status().ageSeconds);
   attachTimelineMetrics(core.timeline, metrics);

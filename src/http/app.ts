@@ -154,8 +154,8 @@ export function createHttpApp(o: HttpAppOptions): Express {
 
   app.get(
     '/metrics',
-    route('metrics', (_req, res) => {
-      res.type('text/plain; version=0.0.4').send(o.metrics.expose());
+    route('metrics', async (_req, res) => {
+      res.type('text/plain; version=0.0.4').send(await o.metrics.expose());
     }),
   );
 

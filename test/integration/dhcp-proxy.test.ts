@@ -57,9 +57,9 @@ function discover(arch = 0): DhcpPacket {
 }
 
 /** proxyDHCP datagrams on port 67 by outcome, from the metrics registry. */
-function counted(outcome?: string): number {
+async function counted(outcome?: string): Promise<number> {
   const re = /edgeboot_proxydhcp_packets_total\{outcome="([a-z-]+)",port="dhcp"\} (\d+)/g;
-  return [...metrics.expose().matchAll(re)].filter((m) => !outcome || m[1] === outcome).reduce((n, m) => n + Number(m[2]), 0);
+  return [...(await metrics.expose()).matchAll(re)].filter((m) => !outcome || m[1] === outcome).reduce((n, m) => n + Number(m[2]), 0);
 }
 
 beforeAll(async () => {
@@ -116,7 +116,7 @@ describe('proxyDHCP on loopback', () => {
       seed = (seed * 1664525 + 1013904223) >>> 0;
       return seed;
     };
-    const before = { all: counted(), error: counted('error') };
+    const before = { all: await counted(), error: await counted('error') };
     const sent = 100_000;
     for (let i = 0; i < sent; i++) {
       let b: Buffer;
@@ -139,12 +139,12 @@ describe('proxyDHCP on loopback', () => {
       if (i % 16 === 15) await new Promise((r) => setImmediate(r));
     }
     let seen = -1;
-    while (seen !== counted()) {
-      seen = counted();
+    while (seen !== (await counted())) {
+      seen = await counted();
       await new Promise((r) => setTimeout(r, 300));
     }
-    const handled = counted() - before.all;
-    const malformed = counted('error') - before.error;
+    const handled = (await counted()) - before.all;
+    const malformed = (await counted('error')) - before.error;
     const a = await exchange(discover(0), ports.dhcp);
     console.log(`fuzz: ${sent} sent, ${handled} handled by the listener (${malformed} malformed), then answered: ${a?.file}`);
     expect([a?.file, handled >= sent * 0.95]).toEqual(['undionly.kpxe', true]);

@@ -27,7 +27,7 @@ describe('TFTP admission: past tftp.max_transfers / max_per_client a client is t
       for (const m of c.inbox) c.socket.send(encodeError(0, 'test done'), m.port, '127.0.0.1');
       c.close();
     }
-    await waitFor(() => t.app.metrics.expose().includes('edgeboot_tftp_active_transfers 0'), 5000, 'held transfers to end');
+    await waitFor(async () => (await t.app.metrics.expose()).includes('edgeboot_tftp_active_transfers 0'), 5000, 'held transfers to end');
   });
   afterAll(async () => {
     await t.stop();
@@ -91,12 +91,12 @@ describe('HTTP admission: past http.max_streams a file request gets 503 + Retry-
       req.end();
       held.push(req);
     });
-  const active = () => Number(/edgeboot_http_active_streams (\d+)/.exec(t.app.metrics.expose())?.[1]);
+  const active = async () => Number(/edgeboot_http_active_streams (\d+)/.exec(await t.app.metrics.expose())?.[1]);
 
   it('the stream past the bound is answered 503 with an integer Retry-After iPXE understands, and one sentence', async () => {
     await holdStream();
     await holdStream();
-    await waitFor(() => active() === 2, 5000, 'two open streams');
+    await waitFor(async () => (await active()) === 2, 5000, 'two open streams');
     const res = await fetch(`${t.base}/${NOBLE_DIR}/kernel`);
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
@@ -104,14 +104,14 @@ describe('HTTP admission: past http.max_streams a file request gets 503 + Retry-
   });
 
   it('scripts and answer files are never refused for a busy stream table', async () => {
-    expect(active()).toBe(2);
+    expect(await active()).toBe(2);
     const res = await fetch(`${t.base}/ipxe/node/${machines[0]!.mac.replace(/:/g, '-')}`);
     expect(res.status).toBe(200);
   });
 
   it('aborted downloads give their slots back', async () => {
     for (const r of held.splice(0)) r.destroy();
-    await waitFor(() => active() === 0, 5000, 'slots released');
+    await waitFor(async () => (await active()) === 0, 5000, 'slots released');
     const res = await fetch(`${t.base}/${NOBLE_DIR}/kernel`);
     expect(res.status).toBe(200);
     expect((await res.arrayBuffer()).byteLength).toBe(p.kernel.size);

@@ -194,6 +194,15 @@ describe('HTTP routes', () => {
     expect(text).not.toContain('tk-it-secret');
   });
 
+  it('GET /metrics carries the standard process_* and nodejs_* series stock dashboards expect', async () => {
+    const text = await (await fetch(`${t.base}/metrics`)).text();
+    expect(text).toMatch(/^process_resident_memory_bytes [1-9]\d*$/m);
+    expect(text).toMatch(/^process_cpu_seconds_total [\d.e+-]+$/m);
+    expect(text).toMatch(/^process_open_fds [1-9]\d*$/m);
+    expect(text).toMatch(/^nodejs_eventloop_lag_seconds [\d.e+-]+$/m);
+    expect(text).toContain('# TYPE nodejs_gc_duration_seconds histogram');
+  });
+
   it('serves boot loaders from the Debian package paths', async () => {
     const res = await fetch(`${t.base}/undionly.kpxe`);
     expect(res.status).toBe(200);

@@ -69,7 +69,7 @@ describe('graceful stop', () => {
     await stopped;
     expect(Date.now() - t0).toBeLessThan(2000);
     expect(late.inbox.filter((m) => m.packet?.op === 'data')).toEqual([]);
-    expect(h.metrics.expose()).toMatch(/edgeboot_tftp_transfers_total\{outcome="ok"\} 1/);
+    expect(await h.metrics.expose()).toMatch(/edgeboot_tftp_transfers_total\{outcome="ok"\} 1/);
   });
 
   it('a transfer still running after the grace period is ended with error 0', async () => {

@@ -201,7 +201,7 @@ describe('transfer IDs (RFC 1350 §4)', () => {
 describe('metrics', () => {
   it('transfers, bytes, errors by code and active transfers are exposed', async () => {
     await run('tftp', ['127.0.0.1', String(h.port), '-c', 'get', 'one-k.bin', join(h.dir, 'm.out')]);
-    const text = h.metrics.expose();
+    const text = await h.metrics.expose();
     expect(text).toMatch(/edgeboot_tftp_transfers_total\{outcome="ok"\} [1-9]/);
     expect(text).toMatch(/edgeboot_tftp_bytes_sent_total [1-9]/);
     expect(text).toMatch(/edgeboot_tftp_errors_total\{code="1"\} [1-9]/);

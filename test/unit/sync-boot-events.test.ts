@@ -70,7 +70,7 @@ describe('EventReporter', () => {
     for (let i = 0; i < 8; i++) r.emitBootEvent({ kind: 'script-served', mac: `m${i}` });
     await r.flush();
     expect(r.queue.size).toBe(5);
-    expect(metrics.expose()).toContain('edgeboot_region_events_dropped_total 3');
+    expect(await metrics.expose()).toContain('edgeboot_region_events_dropped_total 3');
     down = false;
     await r.flush();
     expect((f.sent[0] as Array<{ mac: string }>).map((e) => e.mac)).toEqual(['m3', 'm4', 'm5', 'm6', 'm7']);

@@ -71,7 +71,7 @@ export class RegionSource implements SnapshotFeed {
 
   /** Add the region series to /metrics (no label ever carries the URL's credentials or the token). */
   registerMetrics(m: MetricsRegistry): void {
-    this.#requests = m.counter('edgeboot_region_requests_total', 'Snapshot requests to the region by result.');
+    this.#requests = m.counter('edgeboot_region_requests_total', 'Snapshot requests to the region by result.', ['result']);
     m.gauge('edgeboot_region_up', 'Whether the last snapshot request reached the region and was accepted.', () =>
       this.#state === 'connected' ? 1 : 0,
     );
