@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import type { BootTarget, Machine } from '../../bench/storm-machine.js';
 import { packageRoot } from '../../src/config/config.js';
 import type { Appliance } from '../../src/main.js';
-import type { TftpService } from '../../src/tftp/server.js';
 import { waitFor, writeApplianceDir } from './appliance.js';
 
 /** Small boot payloads for drills: a loader for TFTP, kernel and initrd for HTTP, with their hashes. */
@@ -57,8 +56,7 @@ export function deployingNodes(machines: Machine[], patch: Record<string, unknow
 
 /** The 127.0.0.1 port of an in-process appliance's TFTP service (port 0 gives each address its own). */
 export function tftpPort(app: Appliance): number {
-  const tftp = app.services.find((s) => s.name === 'tftp') as TftpService | undefined;
-  const ep = tftp?.endpoints().find((e) => e.address === '127.0.0.1');
+  const ep = app.tftp?.endpoints().find((e) => e.address === '127.0.0.1');
   if (!ep) throw new Error('the appliance has no TFTP listener on 127.0.0.1');
   return ep.port;
 }
