@@ -95,4 +95,9 @@ export default tseslint.config(
     },
   },
   ...directionBlocks,
+  {
+    // Tests share helpers through test/support, never through the benchmarks.
+    files: ['test/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ regex: '(^|/)bench/', message: 'tests do not import bench/; shared helpers live in test/support/.' }] }] },
+  },
 );

@@ -23,7 +23,8 @@ import { parseSnapshot } from '../src/contract/snapshot-schema.js';
 const N = Number(process.argv[2] ?? 100_000);
 const TOKEN = 'bench-cluster-token-0123456789';
 const here = fileURLToPath(new URL('.', import.meta.url));
-const CLI = resolve(here, '../src/cli/edgeboot.js');
+// The product as built by `npm run build` (dist/), not the copy bench/tsconfig.json compiles alongside.
+const CLI = resolve(here, '../../dist/src/cli/edgeboot.js');
 
 function macOf(i: number): string {
   const h = i.toString(16).padStart(6, '0');

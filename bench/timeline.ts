@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import type { MacAddress } from '../src/core/mac.js';
 import { parseMac } from '../src/core/mac.js';
 import { BootTimeline, STAGES } from '../src/observe/timeline.js';
-import { table } from './lib.js';
+import { table } from '../test/support/processes.js';
 
 /** Documented ceiling: RSS growth for the default bounds (50,000 MACs × 20 events). */
 export const RSS_CEILING_MB = 128;
