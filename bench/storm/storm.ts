@@ -6,7 +6,7 @@
  * pre-rendered copies) in the same run, and the table gives both with their ratio.
  *
  * Build first (`npm run bench:build`), then:
- *   node dist-bench/bench/storm.js [--machines 500] [--runs 1] [--ramp-ms 1000] [--no-pin] [--keep]
+ *   node dist-bench/bench/storm/storm.js [--machines 500] [--runs 1] [--ramp-ms 1000] [--no-pin] [--keep]
  *                            [--kernel-mib 10] [--initrd-mib 50] [--max-streams N] [--only edgeboot|reference]
  * Pinned by default: the servers (edgeboot, or nginx + in.tftpd) on CPU 0, the simulated machines on CPU 1.
  */
