@@ -14,8 +14,7 @@ import type { BootEvent, BootTimeline } from '../observe/timeline.js';
 import { type BootEventSink, bootEventForFile } from '../observe/boot-milestones.js';
 import type { DiscoveryLog } from '../observe/discoveries.js';
 import type { LeaseBook } from '../observe/lease-book.js';
-import type { NodeSource } from '../sync/nodes/index.js';
-import type { NodeStore } from '../sync/nodes/index.js';
+import type { NodeSource, NodeStore } from '../sync/nodes/index.js';
 
 /** Who is asking and through which local address: the facts every render needs. */
 export interface BootRequest {

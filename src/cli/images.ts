@@ -5,9 +5,8 @@ import type { BootSelection } from '../core/node.js';
 import { type ImageProgress, listImages, syncImages } from '../sync/images/index.js';
 import { loadInventory } from '../sync/inventory/index.js';
 import { NodeStore } from '../sync/nodes/index.js';
-import type { RegionClient } from '../sync/region/index.js';
+import { type RegionClient, RegionSource } from '../sync/region/index.js';
 import { regionClientFromConfig } from '../sync/index.js';
-import { RegionSource } from '../sync/region/index.js';
 import { selectionKey } from '../contract/index.js';
 
 function mib(n: number): string {

@@ -33,11 +33,12 @@ export function toBootEvent(e: BootEventInput, now = Date.now()): RegionBootEven
   };
 }
 
-const line = z.string().regex(/^[\x20-\x7e]*$/).max(256);
+/** A short field of printable ASCII on one line, as the region accepts in event and status bodies. */
+export const printableLine = z.string().regex(/^[\x20-\x7e]*$/).max(256);
 
 /** The body of `POST …/events` as the region checks it: at most 10,000 events of printable fields. */
 export const bootEventsBodySchema = z.object({
   events: z
-    .array(z.object({ mac: line.nullable(), system_id: line.nullable(), kind: line, detail: line, at: line }))
+    .array(z.object({ mac: printableLine.nullable(), system_id: printableLine.nullable(), kind: printableLine, detail: printableLine, at: printableLine }))
     .max(10_000),
 });

@@ -6,15 +6,12 @@ import { z } from 'zod';
 import { EdgebootError, messageOf } from '../core/errors.js';
 import { tryParseMac } from '../core/mac.js';
 import { KNOWN_STATES } from '../core/node.js';
-import { type RegionBootEvent, bootEventsBodySchema } from '../contract/index.js';
-import { discoveryBodySchema } from '../contract/index.js';
+import { bootEventsBodySchema, discoveryBodySchema, printableLine, type RegionBootEvent } from '../contract/index.js';
 import type { RegionBackend } from './region-backend.js';
 
 type Handler = (req: Request, res: Response) => Promise<void> | void;
 
-const line = z.string().regex(/^[\x20-\x7e]*$/).max(256);
-
-const statusSchema = z.object({ status: z.string().regex(/^[a-z]+$/), reason: line.optional() });
+const statusSchema = z.object({ status: z.string().regex(/^[a-z]+$/), reason: printableLine.optional() });
 
 function say(res: Response, status: number, sentence: string): void {
   res.status(status).type('text/plain; charset=utf-8').set('Cache-Control', 'no-store').send(`${sentence}\n`);

@@ -4,8 +4,7 @@ import type { MetricsRegistry } from '../../core/metrics.js';
 import type { BootSelection } from '../../core/node.js';
 import type { Service } from '../../core/service.js';
 import type { NodeStore } from '../nodes/index.js';
-import type { RegionClient } from '../region/index.js';
-import { backoffMs } from '../region/index.js';
+import { backoffMs, type RegionClient } from '../region/index.js';
 import { syncImages } from './image-sync.js';
 
 /** What the appliance's image follower needs. */

@@ -5,8 +5,7 @@ import type { Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
 import { EdgebootError, messageOf } from '../../core/errors.js';
 import type { Node, Snapshot } from '../../core/node.js';
-import type { NodeQuery, NodeSource } from '../nodes/index.js';
-import type { NodeStore } from '../nodes/index.js';
+import type { NodeQuery, NodeSource, NodeStore } from '../nodes/index.js';
 import { parseSnapshot } from '../../contract/index.js';
 
 const INVENTORY_FILE = /\.(ya?ml|json)$/i;

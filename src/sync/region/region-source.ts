@@ -6,8 +6,7 @@ import type { RegionClient } from './region-client.js';
 import type { LoadedSnapshot } from '../snapshot/index.js';
 import { type SnapshotFetcher, snapshotFetcher } from './region-fetcher.js';
 import { backoffMs, FAILURE_LINES, type RegionFailure, RegionError } from './region-error.js';
-import type { NodeQuery, SnapshotFeed } from '../nodes/index.js';
-import type { NodeStore } from '../nodes/index.js';
+import type { NodeQuery, NodeStore, SnapshotFeed } from '../nodes/index.js';
 
 /** How the follower talks to the region and paces itself. */
 export interface RegionSourceOptions {

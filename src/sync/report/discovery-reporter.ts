@@ -6,8 +6,7 @@ import type { Service } from '../../core/service.js';
 import type { WireDiscovery } from '../../contract/index.js';
 import type { Discovery, DiscoveryLog } from '../../observe/discoveries.js';
 import type { NodeStore } from '../nodes/index.js';
-import type { RegionClient } from '../region/index.js';
-import { backoffMs, RegionError } from '../region/index.js';
+import { backoffMs, type RegionClient, RegionError } from '../region/index.js';
 
 /** What the reporter is wired to. */
 export interface DiscoveryReporterOptions {

@@ -2,11 +2,10 @@ import type { Logger } from 'pino';
 import { messageOf } from '../../core/errors.js';
 import type { Counter, MetricsRegistry } from '../../core/metrics.js';
 import type { Service } from '../../core/service.js';
-import { type RegionBootEvent, type BootEventInput, toBootEvent } from '../../contract/index.js';
+import { type BootEventInput, type RegionBootEvent, toBootEvent } from '../../contract/index.js';
 import { BoundedQueue } from '../../core/bounded-queue.js';
 import type { BootEventSink } from '../../observe/boot-milestones.js';
-import type { RegionClient } from '../region/index.js';
-import { backoffMs, RegionError } from '../region/index.js';
+import { backoffMs, type RegionClient, RegionError } from '../region/index.js';
 
 /** How boot events are batched to the region. */
 export interface EventReporterOptions {
