@@ -6,24 +6,14 @@ import { loadConfig } from '../../../src/config/config.js';
 import { createLogger } from '../../../src/core/log.js';
 import { startAppliance } from '../../../src/main.js';
 import { LogSink, writeApplianceDir } from '../../support/appliance.js';
-
-function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../../support/processes.js';
 
 describe('the appliance starts whole or not at all', () => {
   it('a service that cannot start (TFTP port taken) fails startAppliance and releases the HTTP port', async () => {
     const taken = createSocket('udp4');
     await new Promise<void>((r) => taken.bind(0, '0.0.0.0', () => r()));
     const tftpPort = taken.address().port;
-    const httpPort = await freeTcpPort();
+    const httpPort = await freePort();
     const d = writeApplianceDir('edgeboot-start-', { nodes: [] }, { http: { port: httpPort, listen: '127.0.0.1' }, tftp: { enabled: true, port: tftpPort } });
     try {
       const config = loadConfig(d.configPath, {});
