@@ -6,8 +6,9 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 120_000,
-    // Integration and e2e tests bind sockets and spawn real peers; run files one at a time
-    // so two qemu guests never compete for the machine's two cores.
+    // Integration tests bind sockets and spawn real peers, and their drills are timing-sensitive: files run
+    // one at a time. `npm test` runs test/e2e in a second pass two files at a time (each file has its own
+    // namespaces and subnets), one qemu guest per core.
     fileParallelism: false,
     reporters: ['default'],
     // Appliances started in-process run from source; their region link uses the built helper process, as

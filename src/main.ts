@@ -10,6 +10,7 @@ import { MetricsRegistry } from './core/metrics.js';
 import type { Service } from './core/service.js';
 import { dhcpServicesFromConfig } from './dhcp-hooks/from-config.js';
 import { loaderChoices } from './dhcp-hooks/loader-choices.js';
+import { describeLoader } from './files/boot-files.js';
 import { OpenFiles } from './files/open-files.js';
 import { TemplateFiles } from './files/template-files.js';
 import { createHttpApp } from './http/app.js';
@@ -129,6 +130,13 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     renderer: core.renderer,
     openFiles,
     loaders: () => loaderChoices(config, addresses),
+    loaderFiles: (names) =>
+      Promise.all(
+        names.map(async (n) => {
+          const r = await describeLoader(n, { root: config.boot_root, loaderDirs: config.loader_dirs });
+          return { name: n, path: r.path ?? null, note: r.note };
+        }),
+      ),
     health: () => ({ templateErrors: core.templates.errors(), inventoryError: core.inventory.lastError ?? null, ...regionSide.health() }),
     draining: () => http.draining,
   });

@@ -7,10 +7,11 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends \
   ca-certificates curl iproute2 procps util-linux cpio busybox-static openssl \
-  ipxe ipxe-qemu pxelinux syslinux-common ovmf qemu-system-x86 \
+  ipxe ipxe-qemu pxelinux syslinux-common ovmf qemu-system-x86 shim-signed grub-efi-amd64-signed \
   dnsmasq-base kea-dhcp4-server isc-dhcp-server tcpdump tshark \
   tftp-hpa atftp tftpd-hpa \
   nginx-light wrk \
+  cloud-init debian-installer-12-netboot-amd64 grub-common \
   debootstrap dpkg-dev debhelper fakeroot lintian systemd systemd-container git \
   chromium
 if ! command -v node >/dev/null || ! node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a===20&&b>=19)?0:1)'; then

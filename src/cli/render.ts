@@ -4,6 +4,8 @@ import { createLogger } from '../core/log.js';
 import { parseMac } from '../core/mac.js';
 import { composeCore } from '../main.js';
 import { addressFacing, listAddresses } from '../net/interfaces.js';
+import { DEFAULT_CLUSTER_CONFIG } from '../core/node.js';
+import { callbackFor } from '../render/callback.js';
 import { isKind, KINDS } from '../render/kinds.js';
 
 /** `edgeboot render`: what a machine with `--mac` would be served, optionally with the reasoning. */
@@ -24,6 +26,7 @@ export async function runRender(v: Record<string, unknown>, configPath: string):
   const node = await core.inventory.lookup({ mac });
   if (v.explain) {
     const ex = core.renderer.explain({ kind, node, mac, server: { address: server, httpPort: config.http.port }, clientIp });
+    const cb = callbackFor(core.store.snapshot()?.config ?? DEFAULT_CLUSTER_CONFIG, node?.systemId ?? '', Boolean(node?.token));
     const lines = [
       `mac:       ${mac}`,
       `node:      ${node ? `${node.hostname} (${node.systemId}), state ${node.status}` : 'unknown'}`,
@@ -34,6 +37,7 @@ export async function runRender(v: Record<string, unknown>, configPath: string):
       // Resolution stops at the chosen template, so when there is one it is the last name tried.
       ...ex.resolution.tried.map((t, i, all) => `  ${ex.resolution.chosen && i === all.length - 1 ? '*' : '-'} ${t.layer}/${kind}/${t.name}.eta`),
       `chosen:    ${ex.resolution.chosen?.origin ?? 'none'}`,
+      `callback:  ${cb.ok ? `answer files call back to ${cb.metadataUrl}` : `left out of answer files: ${cb.why} (set ${cb.missing})`}`,
       '---',
     ];
     process.stdout.write(`${lines.join('\n')}\n`);

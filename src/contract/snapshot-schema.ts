@@ -47,6 +47,7 @@ const configSchema = z
     commissioning_osystem: word,
     commissioning_release: word,
     metadata_url: url,
+    kernel_opts: printable,
   })
   .partial();
 
@@ -307,6 +308,7 @@ export class SnapshotChecker {
         commissioningOsystem: c.commissioning_osystem ?? DEFAULT_CLUSTER_CONFIG.commissioningOsystem,
         commissioningRelease: c.commissioning_release ?? DEFAULT_CLUSTER_CONFIG.commissioningRelease,
         metadataUrl: c.metadata_url ?? '',
+        kernelOpts: c.kernel_opts ?? '',
       },
       bootSelections,
     };

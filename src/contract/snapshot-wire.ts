@@ -33,6 +33,7 @@ function configToWire(c: ClusterConfig): WireSnapshot['config'] {
     commissioning_osystem: c.commissioningOsystem,
     commissioning_release: c.commissioningRelease,
     metadata_url: c.metadataUrl,
+    kernel_opts: c.kernelOpts,
   };
 }
 

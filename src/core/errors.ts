@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'E_BUSY'
   | 'E_PACKET'
   | 'E_REGION'
+  | 'E_SIGNAL'
   | 'E_IMAGE'
   | 'E_DHCP_PACKET'
   | 'E_DHCP'

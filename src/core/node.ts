@@ -13,6 +13,7 @@ export const KNOWN_STATES = [
   'ready',
   'rescue',
   'failed',
+  'failed_deployment',
   'broken',
 ] as const;
 
@@ -48,6 +49,8 @@ export interface ClusterConfig {
   commissioningOsystem: string;
   commissioningRelease: string;
   metadataUrl: string;
+  /** Kernel options every boot gets (MAAS's global `kernel_opts`), placed before a node's own. */
+  kernelOpts: string;
 }
 
 /** An image file the cluster must carry. */
@@ -85,4 +88,5 @@ export const DEFAULT_CLUSTER_CONFIG: ClusterConfig = Object.freeze({
   commissioningOsystem: 'ubuntu',
   commissioningRelease: 'noble',
   metadataUrl: '',
+  kernelOpts: '',
 });

@@ -18,16 +18,28 @@ export interface BootFileOptions {
   loaderDirs: readonly string[];
 }
 
-/** Names firmware asks for that Debian installs under another file name. */
-const LOADER_ALIASES: Record<string, string[]> = {
-  'shimx64.efi': ['/usr/lib/shim/shimx64.efi.signed'],
-  'bootx64.efi': ['/usr/lib/shim/shimx64.efi.signed'],
-  'shimaa64.efi': ['/usr/lib/shim/shimaa64.efi.signed'],
-  'bootaa64.efi': ['/usr/lib/shim/shimaa64.efi.signed'],
-  'grubx64.efi': ['/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed'],
-  'grubaa64.efi': ['/usr/lib/grub/arm64-efi-signed/grubnetaa64.efi.signed'],
-  'mmx64.efi': ['/usr/lib/shim/mmx64.efi.signed'],
+/**
+ * Names Secure Boot firmware and shim ask for, and the signed file each is answered with, looked up in the
+ * loader directories: shim-signed's shim, shim-helpers-*-signed's MokManager, grub-efi-*-signed's network GRUB.
+ * Only these `.signed` files ever answer these names: shim-unsigned installs an unsigned `shimx64.efi` beside
+ * the signed one, and firmware with Secure Boot enforced refuses it (`Access Denied`).
+ */
+export const SIGNED_LOADERS: Readonly<Record<string, string>> = {
+  'shimx64.efi': 'shimx64.efi.signed',
+  'bootx64.efi': 'shimx64.efi.signed',
+  'mmx64.efi': 'mmx64.efi.signed',
+  'grubx64.efi': 'grubnetx64.efi.signed',
+  'shimaa64.efi': 'shimaa64.efi.signed',
+  'bootaa64.efi': 'shimaa64.efi.signed',
+  'mmaa64.efi': 'mmaa64.efi.signed',
+  'grubaa64.efi': 'grubnetaa64.efi.signed',
 };
+
+/** The signed file name a requested name must resolve to, or undefined for an ordinary name. */
+export function signedLoaderFor(name: string): string | undefined {
+  const base = name.split('/').pop()!.toLowerCase();
+  return Object.hasOwn(SIGNED_LOADERS, base) ? SIGNED_LOADERS[base] : undefined;
+}
 
 /**
  * Validate a requested name and return it as a clean relative path, or throw E_PATH.
@@ -74,25 +86,62 @@ async function confined(dir: string, rel: string): Promise<BootFile | undefined>
 }
 
 /**
- * Find a servable file: first under boot_root (confined, symlinks followed only inside it),
- * then a boot loader by name from the Debian packages' install paths.
+ * Find a servable file: a Secure Boot loader name (`SIGNED_LOADERS`) only as its `.signed` file from the loader
+ * directories; any other name first under boot_root (confined, symlinks followed only inside it), then by
+ * name from the Debian packages' install paths.
  */
 export async function resolveBootFile(name: string, opts: BootFileOptions): Promise<BootFile> {
   const rel = cleanRequestPath(name);
+  const signed = signedLoaderFor(rel);
+  if (signed) {
+    for (const dir of opts.loaderDirs) {
+      const hit = await packaged(dir, signed);
+      if (hit) return hit;
+    }
+    throw new EdgebootError('E_NOT_FOUND', `"${printable(rel)}" is served only as a signed ${signed}, and no loader directory has one (install shim-signed and grub-efi-amd64-signed)`);
+  }
   const inRoot = await confined(opts.root, rel);
   if (inRoot) return inRoot;
   for (const dir of opts.loaderDirs) {
     const hit = await packaged(dir, rel);
     if (hit) return hit;
   }
-  const base = rel.split('/').pop()!.toLowerCase();
-  for (const candidate of LOADER_ALIASES[base] ?? []) {
-    try {
-      const st = await stat(candidate);
-      if (st.isFile()) return { path: candidate, size: st.size, mtimeMs: st.mtimeMs, from: 'loader' };
-    } catch {
-      // Not installed: try the next candidate.
+  throw new EdgebootError('E_NOT_FOUND', `"${printable(rel)}" is not in the boot root or the installed loaders`);
+}
+
+/** Which file a loader name resolves to, and the same-named files that were passed over (for `check` and `explain`). */
+export interface LoaderResolution {
+  name: string;
+  /** The file served, or undefined when none is installed. */
+  path?: string;
+  /** Files named exactly like the request that are never served under it (unsigned twins of a signed loader). */
+  ignored: string[];
+  /** Why the name resolves the way it does, in one sentence. */
+  note: string;
+}
+
+/** Resolve `name` as a server would and say what was passed over; never throws for a missing file. */
+export async function describeLoader(name: string, opts: BootFileOptions): Promise<LoaderResolution> {
+  const signed = signedLoaderFor(name);
+  let path: string | undefined;
+  let missing = '';
+  try {
+    path = (await resolveBootFile(name, opts)).path;
+  } catch (err) {
+    missing = (err as Error).message;
+  }
+  const ignored: string[] = [];
+  if (signed) {
+    const rel = cleanRequestPath(name);
+    for (const dir of [opts.root, ...opts.loaderDirs]) {
+      const twin = dir === opts.root ? await confined(dir, rel).catch(() => undefined) : await packaged(dir, rel);
+      if (twin && twin.path !== path && !ignored.includes(twin.path)) ignored.push(twin.path);
     }
   }
-  throw new EdgebootError('E_NOT_FOUND', `"${printable(rel)}" is not in the boot root or the installed loaders`);
+  const note = signed
+    ? `Secure Boot name: served only as ${signed} from the loader directories${ignored.length ? `; not served: ${ignored.join(', ')}` : ''}`
+    : path
+      ? 'served by name from boot_root, else the loader directories'
+      : missing;
+  return { name, path, ignored, note };
 }

@@ -10,7 +10,7 @@ import { resolveBootFile } from '../files/boot-files.js';
 import type { OpenFiles } from '../files/open-files.js';
 import { CONTENT_TYPES, type Kind } from '../render/kinds.js';
 import { classifyFile } from '../observe/classify.js';
-import type { LoaderChoice } from '../observe/explain.js';
+import type { LoaderChoice, LoaderFile } from '../observe/explain.js';
 import type { BootTimeline } from '../observe/timeline.js';
 import type { Renderer } from '../render/renderer.js';
 import type { NodeStore } from '../sync/nodes/index.js';
@@ -37,6 +37,8 @@ export interface HttpAppOptions {
   renderer: Renderer;
   /** The loader each DHCP client architecture would get, for the explain API. */
   loaders: () => LoaderChoice[];
+  /** Which file each loader name resolves to (for `explain`). */
+  loaderFiles?: (names: string[]) => Promise<LoaderFile[]>;
   /** Extra facts for /healthz (template errors, inventory errors, region state). */
   health?: () => Record<string, unknown>;
   /** True once a graceful stop began: running transfers finish, new requests are told to come back. */
@@ -159,7 +161,7 @@ export function createHttpApp(o: HttpAppOptions): Express {
     }),
   );
 
-  addStatusRoutes(app, { store: o.store, timeline: o.timeline, renderer: o.renderer, loaders: o.loaders });
+  addStatusRoutes(app, { store: o.store, timeline: o.timeline, renderer: o.renderer, loaders: o.loaders, loaderFiles: o.loaderFiles });
 
   // Static boot files and virtual (rendered) files for HTTP-capable loaders (lpxelinux, GRUB http).
   app.use(

@@ -1,6 +1,6 @@
 import type { Express } from 'express';
 import { parseMac } from '../core/mac.js';
-import { explainMac, type LoaderChoice } from '../observe/explain.js';
+import { explainMac, type LoaderChoice, type LoaderFile } from '../observe/explain.js';
 import { eventJson, summarise, summariseMac } from '../observe/node-summary.js';
 import type { Renderer } from '../render/renderer.js';
 import type { BootTimeline } from '../observe/timeline.js';
@@ -15,6 +15,17 @@ export interface StatusRouteOptions {
   renderer: Renderer;
   /** The loader each DHCP client architecture would get (from the DHCP boot plan). */
   loaders: () => LoaderChoice[];
+  /** Which file each of those loader names resolves to. */
+  loaderFiles?: (names: string[]) => Promise<LoaderFile[]>;
+}
+
+/** The TFTP file names the plan hands out, plus what shim asks for next (GRUB, MokManager) when it is one of them. */
+function loaderNames(loaders: LoaderChoice[]): string[] {
+  const names = loaders.map((l) => l.filename.split('/').pop()!).filter((n) => n && !n.includes(' ') && n !== 'boot.ipxe');
+  for (const [shim, follow] of [['shimx64.efi', ['grubx64.efi', 'mmx64.efi']], ['shimaa64.efi', ['grubaa64.efi', 'mmaa64.efi']]] as const) {
+    if (names.includes(shim)) names.push(...follow);
+  }
+  return [...new Set(names)];
 }
 
 /** Read-only node API and status page; nothing here carries a token or a signed URL. */
@@ -40,9 +51,11 @@ export function addStatusRoutes(app: Express, o: StatusRouteOptions): void {
 
   app.get(
     '/api/v1/nodes/:mac/explain',
-    route('api-explain', (req, res) => {
+    route('api-explain', async (req, res) => {
       const mac = parseMac(String(req.params.mac));
-      res.set('Cache-Control', 'no-store').json(explainMac(mac, o.store.byMac(mac), o.renderer, o.timeline, o.loaders()));
+      const loaders = o.loaders();
+      const files = o.loaderFiles ? await o.loaderFiles(loaderNames(loaders)) : [];
+      res.set('Cache-Control', 'no-store').json(explainMac(mac, o.store.byMac(mac), o.renderer, o.timeline, loaders, files));
     }),
   );
 

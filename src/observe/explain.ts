@@ -12,6 +12,13 @@ export interface LoaderChoice {
   filename: string;
 }
 
+/** The file a loader name resolves to on this appliance. */
+export interface LoaderFile {
+  name: string;
+  path: string | null;
+  note: string;
+}
+
 /** Everything `edgeboot explain <mac>` prints; no token, no signed URL. */
 export interface Explanation {
   mac: MacAddress;
@@ -20,6 +27,8 @@ export interface Explanation {
   reason: string;
   kinds: Array<{ kind: Kind; candidates: string[]; chosen: string | null }>;
   loaders: LoaderChoice[];
+  /** Which file each loader name in `loaders` (and shim's follow-ups) resolves to; absent from older appliances. */
+  loaderFiles?: LoaderFile[];
   flags: ReturnType<typeof summariseMac>['flags'];
   timeline: Array<Record<string, unknown>>;
 }
@@ -31,6 +40,7 @@ export function explainMac(
   renderer: Renderer,
   timeline: BootTimeline,
   loaders: LoaderChoice[],
+  loaderFiles: LoaderFile[] = [],
 ): Explanation {
   const kinds: Kind[] = ['ipxe', 'pxelinux', 'grub', 'preseed', 'user-data', 'meta-data'];
   let purpose = '';
@@ -50,6 +60,7 @@ export function explainMac(
     reason,
     kinds: perKind,
     loaders,
+    loaderFiles,
     flags: summariseMac(mac, node, timeline).flags,
     timeline: timeline.events(mac).map(eventJson),
   };
@@ -72,6 +83,10 @@ export function formatExplanation(x: Explanation): string {
   }
   lines.push('', 'loader per DHCP client architecture (option 93):');
   for (const l of x.loaders) lines.push(`  ${l.rule.padEnd(10)} ${Array.isArray(l.arches) ? `arch ${l.arches.join(',')}` : 'user class iPXE'} → ${l.filename}`);
+  if (x.loaderFiles?.length) {
+    lines.push('', 'loader files (what each name is answered with):');
+    for (const f of x.loaderFiles) lines.push(`  ${f.name.padEnd(14)} → ${f.path ?? 'not installed'}${f.note ? `  (${f.note})` : ''}`);
+  }
   lines.push('', x.flags.length ? `diagnosis: ${x.flags.map((f) => f.message).join('; ')}` : 'diagnosis: nothing stuck', '', 'timeline:');
   if (x.timeline.length === 0) lines.push('  (no events recorded)');
   for (const e of x.timeline) {

@@ -7,11 +7,20 @@ import { EdgebootError, messageOf } from '../core/errors.js';
 import { tryParseMac } from '../core/mac.js';
 import { KNOWN_STATES } from '../core/node.js';
 import { bootEventsBodySchema, discoveryBodySchema, printableLine, type RegionBootEvent } from '../contract/index.js';
+import { type InstallSignal, nodeOfToken, parseOAuthPlaintext, readReport, readSignal, transitionFor } from './install-signal.js';
 import type { RegionBackend } from './region-backend.js';
 
 type Handler = (req: Request, res: Response) => Promise<void> | void;
 
-const statusSchema = z.object({ status: z.string().regex(/^[a-z]+$/), reason: printableLine.optional() });
+const statusSchema = z.object({ status: z.string().regex(/^[a-z_]+$/), reason: printableLine.optional() });
+
+function parseJson(body: unknown): unknown {
+  try {
+    return typeof body === 'string' && body ? JSON.parse(body) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 function say(res: Response, status: number, sentence: string): void {
   res.status(status).type('text/plain; charset=utf-8').set('Cache-Control', 'no-store').send(`${sentence}\n`);
@@ -176,6 +185,52 @@ export function createRegionApp(region: RegionBackend, log: Logger): Express {
     });
   app.post('/api/v1/admin/nodes/:ref/approve', changeStatus(true));
   app.post('/api/v1/admin/nodes/:ref/status', express.json({ limit: '4kb' }), changeStatus(false));
+
+  // The installer's side (docs/region-api.md, "Install signal"): authenticated by the node's own token only.
+  const installSignal = (read: (req: Request) => InstallSignal) =>
+    route(async (req, res) => {
+      const presented = parseOAuthPlaintext(req.get('authorization'));
+      const node = presented && nodeOfToken(region.store.snapshot()?.nodes ?? [], presented);
+      if (!node) return say(res, 401, 'The signal needs the OAuth PLAINTEXT header of a node token this region knows.');
+      if (req.params.systemId !== undefined && req.params.systemId !== node.systemId) return say(res, 403, 'That token belongs to another node.');
+      let signal: InstallSignal;
+      try {
+        signal = read(req);
+      } catch (err) {
+        return say(res, 400, messageOf(err));
+      }
+      const at = new Date().toISOString();
+      region.reports.push({ system_id: node.systemId, at, ...signal });
+      if (region.reports.length > 10_000) region.reports.splice(0, region.reports.length - 10_000);
+      const t = transitionFor(node, signal);
+      if (!t.to) return say(res, 200, `OK: ${t.note}.`);
+      const after = await region.setStatus(node.systemId, t.to, { reason: t.reason, from: 'deploying' }).catch(async (err: unknown) => {
+        // A concurrent repeat of the same signal got there first: the result is what was asked, so it is OK.
+        const now = region.store.find({ systemId: node.systemId });
+        if (now && now.status === t.to) return now;
+        throw err;
+      });
+      log.info({ systemId: node.systemId, status: after.status, signal: signal.kind }, 'install signal applied');
+      say(res, 200, `OK: ${t.note}.`);
+    });
+  const metadataRoots = ['/MAAS/metadata', '/metadata'];
+  app.post(
+    metadataRoots.map((r) => `${r}/latest/`),
+    express.urlencoded({ extended: false, limit: '16kb' }),
+    installSignal((req) => readSignal(req.query as Record<string, unknown>, req.body)),
+  );
+  app.post(
+    metadataRoots.map((r) => `${r}/status/:systemId`),
+    // cloud-init's webhook reporter posts JSON without a JSON content type: read any body as text.
+    express.text({ type: () => true, limit: '64kb' }),
+    installSignal((req) => readReport(parseJson(req.body))),
+  );
+  app.get(
+    '/api/v1/admin/install-reports',
+    route((req, res) => {
+      if (admin(req, res)) res.json({ reports: region.reports });
+    }),
+  );
 
   app.get('/healthz', (_req, res) => {
     const cur = region.current();

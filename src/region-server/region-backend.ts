@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import type { MacAddress } from '../core/mac.js';
 import type { Node } from '../core/node.js';
 import type { RegionBootEvent } from '../contract/index.js';
+import type { NodeStore } from '../sync/nodes/index.js';
+import type { InstallSignal } from './install-signal.js';
 import type { RegionTokens } from './tokens.js';
 
 /** How the reference region is run. */
@@ -42,6 +44,9 @@ export interface DiscoveryInput {
 export interface RegionBackend {
   readonly options: RegionServerOptions;
   readonly tokens: RegionTokens;
+  /** The nodes in force (install signals find the node by its token). */
+  readonly store: NodeStore;
+  readonly reports: Array<{ system_id: string; at: string } & InstallSignal>;
   readonly events: Array<{ cluster: string; event: RegionBootEvent }>;
   readonly stats: { snapshotOk: number; snapshotNotModified: number; discoveries: number; eventBatches: number };
   readonly waiting: number;

@@ -13,6 +13,7 @@ import { nodeToWire, type RegionBootEvent, snapshotToWire } from '../contract/in
 import { InventorySource } from '../sync/inventory/index.js';
 import { NodeStore } from '../sync/nodes/index.js';
 import { appendNode, discoveredFile, restoreText, setNodeStatus, snapshotText } from './inventory-writer.js';
+import type { InstallSignal } from './install-signal.js';
 import { createRegionApp } from './region-app.js';
 import type { DiscoveryInput, RegionBackend, RegionServerOptions, WireState } from './region-backend.js';
 import { RegionTokens } from './tokens.js';
@@ -32,6 +33,8 @@ export class RegionServer implements RegionBackend {
   readonly store = new NodeStore();
   readonly tokens: RegionTokens;
   readonly events: Array<{ cluster: string; event: RegionBootEvent }> = [];
+  /** Install signals and reports nodes sent (the newest 10,000), tokens never included. */
+  readonly reports: Array<{ system_id: string; at: string } & InstallSignal> = [];
   readonly stats = { snapshotOk: 0, snapshotNotModified: 0, discoveries: 0, eventBatches: 0 };
   readonly #o: RegionServerOptions;
   readonly #inventory: InventorySource;

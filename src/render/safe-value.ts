@@ -31,8 +31,9 @@ export function makeFilter(kind: Kind): (value: unknown) => string {
     if (kind === 'ipxe' && s.includes('${')) {
       throw new EdgebootError('E_UNSAFE_VALUE', 'an ipxe template interpolated a value containing "${"');
     }
-    if (kind === 'grub' && /['\\]/.test(s)) {
-      throw new EdgebootError('E_UNSAFE_VALUE', 'a grub template interpolated a value containing a quote or backslash');
+    // A tab would survive GRUB's quoting (it only wraps arguments containing a space) and split a kernel parameter.
+    if (kind === 'grub' && /['\\\t]/.test(s)) {
+      throw new EdgebootError('E_UNSAFE_VALUE', 'a grub template interpolated a value containing a quote, backslash or tab');
     }
     return s;
   };

@@ -2,6 +2,8 @@ import type { MacAddress } from '../core/mac.js';
 import { pxelinuxMacName } from '../core/mac.js';
 import type { BootSelection, ClusterConfig, Node } from '../core/node.js';
 import { DEFAULT_CLUSTER_CONFIG } from '../core/node.js';
+import { type Callback, callbackFor } from './callback.js';
+import { joinKernelParams, splitKernelParams } from './kernel-params.js';
 import type { Kind, Purpose } from './kinds.js';
 import type { PurposeDecision } from './purpose.js';
 
@@ -27,12 +29,17 @@ export interface BootView {
   subarch: string;
   label: string;
   kernelOpts: string;
+  /** The kernel command line as text (iPXE, PXELINUX), joined from `params`. */
   cmdline: string;
+  /** The kernel parameters, one per word as the kernel sees them (GRUB passes each as its own argument). */
+  params: string[];
   retrySeconds: number;
-  server: { address: string; httpPort: number; httpBase: string; grubHttp: string };
+  server: { address: string; httpPort: number; httpBase: string; grubHttp: string; grubTftp: string };
   urls: { kernel: string; initrd: string; squashfs: string; preseed: string; seed: string; script: string };
   paths: { kernel: string; initrd: string; squashfs: string };
   config: ClusterConfig;
+  /** The region callback of an answer file (absolute URLs), or which setting is missing and why. */
+  callback: Callback;
   /** The node's credentials: present only when rendering that node's own answer file. */
   token?: { consumerKey: string; tokenKey: string; tokenSecret: string };
   /** JSON-encode a value onto one line (safe inside YAML and shell). */
@@ -146,6 +153,10 @@ export function buildView(input: ViewInput): BootView {
     seed,
     script: mac ? `${httpBase}/ipxe/node/${mac.replace(/:/g, '-')}` : `${httpBase}/boot.ipxe`,
   };
+  // One list of words feeds every format, so GRUB and iPXE/PXELINUX hand the kernel the same parameters.
+  // Cluster-wide options first, then the node's own: a later parameter wins where the kernel keeps the last.
+  const extra = [config.kernelOpts, node?.kernelOpts ?? ''].filter(Boolean).join(' ');
+  const params = splitKernelParams(composeCmdline(decision.purpose, image.os, mac, hostname, urls, extra));
   const view: BootView = {
     kind: input.kind,
     purpose: decision.purpose,
@@ -161,12 +172,14 @@ export function buildView(input: ViewInput): BootView {
     subarch,
     label,
     kernelOpts: node?.kernelOpts ?? '',
-    cmdline: composeCmdline(decision.purpose, image.os, mac, hostname, urls, node?.kernelOpts ?? ''),
+    cmdline: joinKernelParams(params),
+    params,
     retrySeconds: input.retrySeconds,
-    server: { address: server.address, httpPort: server.httpPort, httpBase, grubHttp: `(http,${server.address}:${server.httpPort})` },
+    server: { address: server.address, httpPort: server.httpPort, httpBase, grubHttp: `(http,${server.address}:${server.httpPort})`, grubTftp: `(tftp,${server.address})` },
     urls,
     paths: { kernel: `${imageDir}/kernel`, initrd: `${imageDir}/initrd`, squashfs: `${imageDir}/squashfs` },
     config,
+    callback: callbackFor(config, node?.systemId ?? '', Boolean(node?.token)),
     json: (v: unknown) => JSON.stringify(v),
     say: sayable,
   };

@@ -18,12 +18,18 @@ export const MARKERS = {
   begin: 'EDGEBOOT-E2E-ANSWER-BEGIN',
   end: 'EDGEBOOT-E2E-ANSWER-END',
   result: 'EDGEBOOT-E2E-RESULT',
+  /** The answer-file parameters as init received them from the kernel (its environment), not as text in /proc/cmdline. */
+  env: 'EDGEBOOT-E2E-INIT-ENV',
+  cmdline: 'EDGEBOOT-E2E-CMDLINE',
+  consoles: 'EDGEBOOT-E2E-CONSOLES',
+  secureBoot: 'EDGEBOOT-E2E-SECUREBOOT',
 } as const;
 
 /**
  * The initrd's /init (busybox ash): load the NIC drivers (e1000 or the virtio-net chain), get a lease with udhcpc, take the answer-file URL
- * from /proc/cmdline (`url=` for d-i, `ds=nocloud-net;s=<prefix>` for cloud-init, which fetches
- * `<prefix>user-data`), fetch it with wget, print it between markers, then power off.
+ * from the parameters the kernel handed init (`url=` for d-i, `ds=nocloud-net;s=<prefix>` for cloud-init, which fetches
+ * `<prefix>user-data`), fetch it with wget, print it between markers, then power off. It also prints /proc/cmdline,
+ * the consoles the kernel writes to and the kernel's Secure Boot line, for the tests to assert on.
  */
 export const GUEST_INIT = `#!/bin/busybox sh
 /bin/busybox mkdir -p /proc /sys /dev /tmp /bin /sbin /usr/bin /usr/sbin
@@ -34,6 +40,11 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 exec </dev/console >/dev/console 2>&1
 set -f
+# The kernel passes every unknown name=value parameter to init as an environment variable: $url or $ds is set
+# only when it reached the kernel as a parameter of its own (not inside another parameter's quoted value).
+kernel_url="\${url-}"
+kernel_ds="\${ds-}"
+unset url ds
 
 up() { cut -d' ' -f1 /proc/uptime; }
 say() { echo "${MARKERS.step} $* (uptime $(up))"; }
@@ -46,6 +57,10 @@ finish() {
 }
 
 say "init started"
+echo "${MARKERS.cmdline} $(cat /proc/cmdline)"
+echo "${MARKERS.env} url=\${kernel_url:-(unset)} ds=\${kernel_ds:-(unset)}"
+echo "${MARKERS.consoles} $(cut -d' ' -f1 /proc/consoles | tr '\\n' ' ')"
+echo "${MARKERS.secureBoot} $(dmesg | grep -m1 -o 'Secure boot [a-z ]*' || echo 'no Secure boot line')"
 dmesg -n 1
 # Both drivers are in the initrd; the one whose device is present brings up eth0.
 for m in ${GUEST_MODULES.join(' ')}; do insmod /lib/modules/$m.ko 2>/dev/null; done
@@ -57,15 +72,12 @@ ip link set eth0 up
 udhcpc -i eth0 -s /etc/udhcpc.script -q -f -n -t 15 -T 2 || finish fail dhcp
 say "address $(ip -4 -o addr show dev eth0 | awk '{print $4}')"
 
-url=""
-for word in $(cat /proc/cmdline); do
-  case "$word" in
-    url=*) url="\${word#url=}" ;;
-    ds=nocloud-net\\;s=*) url="\${word#ds=nocloud-net;s=}user-data" ;;
-    ds=nocloud\\;s=*) url="\${word#ds=nocloud;s=}user-data" ;;
-  esac
-done
-[ -n "$url" ] || finish fail no-answer-url-on-cmdline
+url="$kernel_url"
+case "$kernel_ds" in
+  nocloud-net\\;s=*) url="\${kernel_ds#nocloud-net;s=}user-data" ;;
+  nocloud\\;s=*) url="\${kernel_ds#nocloud;s=}user-data" ;;
+esac
+[ -n "$url" ] || finish fail no-url-or-ds-parameter-reached-init
 echo "${MARKERS.url} $url"
 # busybox 1.35 wget crashes on -T, so busybox timeout bounds it instead.
 if ! timeout 20 wget -q -O /tmp/answer "$url" 2>/tmp/wget.err; then

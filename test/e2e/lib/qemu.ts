@@ -25,6 +25,8 @@ export interface GuestOptions {
   /** Override the NIC option ROM (defaults: pxe-e1000.rom / efi-e1000.rom; none for the native modes). */
   romfile?: string;
   extraArgs?: string[];
+  /** Stop the guest as soon as its serial console satisfies this (e.g. firmware that refused a loader never powers off). */
+  until?: (serial: string) => boolean;
 }
 
 /** How a guest run ended and what it printed. */
@@ -35,6 +37,8 @@ export interface GuestRun {
   exitCode: number | null;
   /** True when the hard timeout stopped the guest. */
   timedOut: boolean;
+  /** True when `until` matched and the guest was stopped for it. */
+  stoppedByUntil: boolean;
   seconds: number;
 }
 
@@ -78,14 +82,29 @@ export async function bootGuest(o: GuestOptions): Promise<GuestRun> {
   const proc = o.ns.spawn(`qemu-${o.firmware}`, 'timeout', args, serialLogFile);
   // A second guard in case `timeout` itself is stuck.
   const guard = setTimeout(() => void proc.stop(1_000), (limit + 15) * 1000);
+  let stoppedByUntil = false;
+  const watch = o.until
+    ? setInterval(() => {
+        void readFile(serialLogFile, 'utf8')
+          .then((text) => {
+            if (!stoppedByUntil && o.until!(text)) {
+              stoppedByUntil = true;
+              void proc.stop(1_000);
+            }
+          })
+          .catch(() => undefined);
+      }, 500)
+    : undefined;
   let exitCode: number | null;
   try {
     exitCode = await proc.exited;
   } finally {
     clearTimeout(guard);
+    if (watch) clearInterval(watch);
     await proc.stop(1_000);
   }
   const seconds = (Date.now() - started) / 1000;
   const serial = await readFile(serialLogFile, 'utf8').catch(() => '');
-  return { serialLogFile, serial, exitCode, timedOut: exitCode === 124 || exitCode === 137 || exitCode === null, seconds };
+  const timedOut = !stoppedByUntil && (exitCode === 124 || exitCode === 137 || exitCode === null);
+  return { serialLogFile, serial, exitCode, timedOut, stoppedByUntil, seconds };
 }

@@ -11,6 +11,14 @@ export interface GuestReport {
   ok: boolean;
   /** Guest uptime in seconds when /init finished. */
   guestUptime?: number;
+  /** /proc/cmdline as the guest's kernel received it. */
+  cmdline?: string;
+  /** `url=… ds=…` as init found them in its environment (`(unset)` when the kernel passed no such parameter). */
+  initEnv?: string;
+  /** The consoles the kernel writes to (/proc/consoles), e.g. `['ttyS0']`. */
+  consoles?: string[];
+  /** The kernel's Secure Boot line, e.g. `Secure boot enabled`. */
+  secureBoot?: string;
 }
 
 /** Strip terminal escapes (OVMF paints its screen with them), carriage returns and stray control bytes. */
@@ -40,6 +48,10 @@ export function parseGuestReport(serial: string): GuestReport {
     if (t === MARKERS.begin) inAnswer = true;
     else if (t.startsWith(`${MARKERS.url} `)) report.url = t.slice(MARKERS.url.length + 1).trim();
     else if (t.startsWith(`${MARKERS.result} `)) report.result = t.slice(MARKERS.result.length + 1).trim();
+    else if (t.startsWith(`${MARKERS.cmdline} `)) report.cmdline = t.slice(MARKERS.cmdline.length + 1).trim();
+    else if (t.startsWith(`${MARKERS.env} `)) report.initEnv = t.slice(MARKERS.env.length + 1).trim();
+    else if (t.startsWith(`${MARKERS.consoles}`)) report.consoles = t.slice(MARKERS.consoles.length).trim().split(/\s+/).filter(Boolean);
+    else if (t.startsWith(`${MARKERS.secureBoot} `)) report.secureBoot = t.slice(MARKERS.secureBoot.length + 1).trim();
   }
   report.ok = report.result?.startsWith('ok') === true && report.answer !== undefined;
   const up = /uptime=([\d.]+)/.exec(report.result ?? '');

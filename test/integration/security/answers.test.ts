@@ -20,7 +20,8 @@ describe('security: signed answer-file URLs', () => {
   const issued: Issued[] = [];
 
   beforeAll(async () => {
-    t = await startTestAppliance({ nodes }, { answers: { ttl_seconds: 60 } });
+    // The answer files carry a token only with an absolute metadata_url to use it with.
+    t = await startTestAppliance({ nodes, config: { metadata_url: 'http://region.test:5240/MAAS/metadata/' } }, { answers: { ttl_seconds: 60 } });
     for (const m of machines) {
       const res = await getFrom(`${t.base}/ipxe/node/${m.mac.replace(/:/g, '-')}`, m.ip);
       const answer = parseNodeScript(res.body).answer;

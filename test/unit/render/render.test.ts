@@ -4,6 +4,7 @@ import { EdgebootError } from '../../../src/core/errors.js';
 import { parseMac } from '../../../src/core/mac.js';
 import type { Node } from '../../../src/core/node.js';
 import { KINDS, type Kind, PURPOSES } from '../../../src/render/kinds.js';
+import { parseSnapshot } from '../../../src/contract/snapshot-schema.js';
 import { shippedStore, testRenderer, testSnapshot } from '../../support/renderer.js';
 
 const server = { address: '10.9.0.1', httpPort: 5248 };
@@ -76,6 +77,34 @@ describe('rendering', () => {
     }
   });
 
+  it('config.kernel_opts comes before the node kernel_opts on every purpose, and an unknown MAC gets it too', () => {
+    const withCluster = (patch: Record<string, unknown> = {}) => {
+      const s = testSnapshot(patch);
+      return { ...s, config: { ...s.config, kernelOpts: 'console=ttyS1,115200 loglevel=7' } };
+    };
+    for (const status of ['deploying', 'commissioning', 'rescue', 'testing']) {
+      const snap = withCluster({ status, kernel_opts: 'quiet' });
+      for (const kind of ['ipxe', 'pxelinux', 'grub'] as const) {
+        // GRUB passes each parameter as its own quoted word; iPXE and PXELINUX one line.
+        const text = render(snap.nodes[0], kind, snap).text.replaceAll("' '", ' ');
+        expect(text, `${status} ${kind}`).toMatch(/console=ttyS1,115200 loglevel=7 quiet/);
+      }
+    }
+    const snap = withCluster();
+    for (const kind of ['ipxe', 'pxelinux', 'grub'] as const) {
+      const out = render(undefined, kind, snap);
+      expect(out.decision.purpose).toBe('enlist');
+      expect(out.text.replaceAll("' '", ' '), kind).toContain('console=ttyS1,115200 loglevel=7');
+    }
+  });
+
+  it('config.kernel_opts is filtered like every other value', () => {
+    expect(() => parseSnapshot({ config: { kernel_opts: 'a\nb' } }, 'test')).toThrow(/config\.kernel_opts/);
+    const snap = testSnapshot();
+    const hostile = { ...snap, config: { ...snap.config, kernelOpts: 'x=${root-path}' } };
+    expect(causeCode(() => render(undefined, 'ipxe', hostile))).toBe('E_UNSAFE_VALUE');
+  });
+
   it('an unknown MAC gets the enlistment boot', () => {
     expect(render(undefined).decision.purpose).toBe('enlist');
   });
@@ -98,6 +127,54 @@ describe('rendering', () => {
   it('a deployed node boots from local disk', () => {
     const snap = testSnapshot({ status: 'deployed' });
     expect(render(snap.nodes[0], 'pxelinux', snap).text).toContain('LOCALBOOT 0');
+  });
+});
+
+describe('callbacks', () => {
+  // A URL-valued key or argument whose value is not absolute: the installer could never reach it.
+  const relative = (text: string): string[] => {
+    const bad: string[] = [];
+    for (const m of text.matchAll(/(?:endpoint|metadata_url|url):\s*("[^"]*"|\S*)/g)) if (!/^"?https?:\/\//.test(m[1]!)) bad.push(m[0]);
+    for (const m of text.matchAll(/'([^' ]*\?op=signal[^']*)'/g)) if (!/^https?:\/\//.test(m[1]!)) bad.push(m[0]);
+    for (const m of text.matchAll(/(?<![\w/:.])(?:latest|status)\/\S*/g)) bad.push(m[0]);
+    return bad;
+  };
+  const statuses = ['deploying', 'commissioning', 'rescue', 'testing'];
+  const answerKinds = ['preseed', 'user-data', 'meta-data'] as const;
+
+  it('with an empty metadata_url no render holds a relative URL, and each answer file says which setting is missing', () => {
+    for (const os of [{ osystem: 'debian', release: 'trixie' }, { osystem: 'ubuntu', release: 'noble' }]) {
+      for (const status of statuses) {
+        const s = testSnapshot({ status, ...os });
+        const snap = { ...s, config: { ...s.config, metadataUrl: '' } };
+        for (const kind of KINDS) {
+          const text = render(snap.nodes[0], kind, snap).text;
+          expect(relative(text), `${os.osystem} ${status} ${kind}`).toEqual([]);
+          expect(text).not.toContain('op=signal');
+        }
+        const answers = [render(snap.nodes[0], 'preseed', snap).text, render(snap.nodes[0], 'user-data', snap).text].join('\n');
+        if (status === 'deploying' || os.osystem === 'debian') expect(answers).toContain('config.metadata_url is empty');
+      }
+    }
+  });
+
+  it('with an absolute metadata_url the preseed signals and user-data reports to absolute URLs', () => {
+    const snap = testSnapshot();
+    const preseed = render(snap.nodes[0], 'preseed', snap).text;
+    expect(preseed).toContain("'http://region:5240/MAAS/metadata/latest/?op=signal&status=OK'");
+    const ubuntu = testSnapshot({ osystem: 'ubuntu', release: 'noble' });
+    expect(render(ubuntu.nodes[0], 'user-data', ubuntu).text).toContain('"http://region:5240/MAAS/metadata/status/abc123"');
+    const commissioning = testSnapshot({ status: 'commissioning' });
+    const ud = parseYaml(render(commissioning.nodes[0], 'user-data', commissioning).text) as { reporting: { edgeboot: { endpoint: string } } };
+    expect(ud.reporting.edgeboot.endpoint).toBe('http://region:5240/MAAS/metadata/status/abc123');
+    for (const kind of answerKinds) expect(relative(render(snap.nodes[0], kind, snap).text), kind).toEqual([]);
+  });
+
+  it('a node without a token gets no callback, and the answer file says why', () => {
+    const snap = testSnapshot({ token: null });
+    const preseed = render(snap.nodes[0], 'preseed', snap).text;
+    expect(preseed).not.toContain('late_command');
+    expect(preseed).toContain('no node token');
   });
 });
 
@@ -124,6 +201,10 @@ describe('injection', () => {
 
   it('rejects a quote in GRUB output', () => {
     expect(causeCode(() => render(nodeWith({ kernelOpts: "x' ; insmod evil ; echo '" }), 'grub'))).toBe('E_UNSAFE_VALUE');
+  });
+
+  it('rejects a tab in GRUB output (GRUB would not quote it and the kernel would split there)', () => {
+    expect(causeCode(() => render(nodeWith({ kernelOpts: 'acpi_osi="a\tb"' }), 'grub'))).toBe('E_UNSAFE_VALUE');
   });
 
   it('JSON-encodes values in YAML answer files so a newline cannot add a key', () => {

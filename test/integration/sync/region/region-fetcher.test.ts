@@ -277,26 +277,47 @@ describe('the region helper process', () => {
     const old = f.pid!;
     const ctl = new AbortController();
     // Held by the region: the etag matches and the test server never answers a wait, so abort it.
-    const stuck = createServer(() => undefined);
+    let held = false;
+    const stuck = createServer(() => {
+      held = true;
+    });
     await new Promise<void>((r) => stuck.listen(0, '127.0.0.1', r));
     const slow = helper({ url: `http://127.0.0.1:${(stuck.address() as { port: number }).port}` });
     const pending = slow.poll({ waitSeconds: 0, where, signal: ctl.signal });
-    await new Promise((r) => setTimeout(r, 300));
+    // On a loaded machine the fork takes a while: abort once the helper's request is held by the region.
+    await until(() => held && slow.pid !== undefined, 'the slow helper to reach the region');
     const slowPid = slow.pid!;
     ctl.abort();
     await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
-    await new Promise((r) => setTimeout(r, 100));
-    expect(() => process.kill(slowPid, 0)).toThrow();
+    await until(() => !alive(slowPid), 'the aborted helper to exit');
+    expect(alive(slowPid)).toBe(false);
     stuck.closeAllConnections();
     stuck.close();
     // A helper killed from outside: the poll after says so clearly, the one after works again.
     process.kill(old, 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 100));
+    await until(() => !alive(old), 'the killed helper to exit');
     serve([node(2)]);
     expect(loaded(await f.poll({ waitSeconds: 0, where })).snapshot.nodes[0]!.systemId).toBe('s2');
     expect(f.pid).not.toBe(old);
   });
 });
+
+/** True while a process with this PID exists. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Wait (up to 5 s) until `ok()` holds; the caller's assertion after it decides. */
+async function until(ok: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!ok() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  if (!ok()) throw new Error(`timed out waiting for ${what}`);
+}
 
 describe('snapshot transfer encodings', () => {
   it('takes a gzip snapshot and a plain one alike, and refuses a corrupt gzip, an unasked-for encoding and a gzip bomb', async () => {
