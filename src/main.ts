@@ -16,7 +16,7 @@ import { TemplateFiles } from './files/template-files.js';
 import { createHttpApp } from './http/app.js';
 import { HttpService } from './http/http-service.js';
 import { loadOrCreateKey } from './http/key-file.js';
-import { listAddresses } from './net/interfaces.js';
+import { type LocalAddress, listAddresses } from './net/interfaces.js';
 import { DiscoveryLog } from './observe/discoveries.js';
 import { LeaseBook } from './observe/lease-book.js';
 import { recordLeasesOnTimeline } from './observe/lease-timeline.js';
@@ -107,6 +107,14 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     addresses = listAddresses();
   }, 30_000);
   addressTimer.unref();
+  let listedAt = Date.now();
+  const freshAddresses = (): LocalAddress[] => {
+    if (Date.now() - listedAt >= 1000) {
+      addresses = listAddresses();
+      listedAt = Date.now();
+    }
+    return addresses;
+  };
 
   const openFiles = new OpenFiles();
   const inUse = (dir: string) => {
@@ -157,7 +165,8 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     log.info({ port: http.port, listen: config.http.listen, nodes: core.store.status().nodes }, 'http listening');
     const edges: Service[] = [
       ...(tftp ? [tftp] : []),
-      ...dhcpServicesFromConfig(config, { leases: core.leases, discoveries: core.discoveries, nodes: core.store, addresses: () => addresses, httpPort: http.port, log, metrics }),
+      // proxyDHCP needs an address as soon as its interface gets carrier (listed at most once a second).
+      ...dhcpServicesFromConfig(config, { leases: core.leases, discoveries: core.discoveries, nodes: core.store, addresses: freshAddresses, httpPort: http.port, log, metrics }),
       ...regionSide.services,
     ];
     for (const s of edges) {

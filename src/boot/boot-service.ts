@@ -168,7 +168,11 @@ export class BootService {
     if (!t) return;
     const ip = normaliseIp(clientIp);
     const mac = t.macAt(ip) ?? this.#o.leases.macFor(ip);
-    if (!mac) return;
+    if (!mac) {
+      // The lease report may still be on its way (or, behind proxyDHCP, never come): attribute it later.
+      t.holdForIp(ip, { at: Date.now(), ...event });
+      return;
+    }
     t.record(mac, { at: Date.now(), ...event });
     const kind = event.outcome === 'ok' ? bootEventForFile(event.detail) : undefined;
     if (kind) this.#o.events?.emitBootEvent({ kind, mac, systemId: this.#o.store.byMac(mac)?.systemId, detail: `${event.detail} via ${event.via}` });

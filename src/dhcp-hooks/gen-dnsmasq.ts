@@ -18,6 +18,9 @@ export function dnsmasqArchTag(code: number): string {
 /** The tag of clients that are already iPXE. */
 export const DNSMASQ_IPXE_TAG = 'edgeboot-ipxe';
 
+/** The tag of UEFI HTTP Boot firmware (option 60 `HTTPClient…`): the only non-iPXE clients that may get a URL. */
+export const DNSMASQ_HTTPCLIENT_TAG = 'edgeboot-httpclient';
+
 /**
  * dnsmasq lines (dnsmasq(8): dhcp-match, dhcp-userclass, dhcp-boot, dhcp-option-force, dhcp-script)
  * for a plan. Every arch rule excludes iPXE clients, so no two dhcp-boot lines can match one client.
@@ -30,6 +33,10 @@ export function generateDnsmasq(plan: BootPlan, o: GenerateOptions = {}): string
     '# Clients that are already iPXE (user class "iPXE", RFC 3004; or iPXE\'s option 175).',
     `dhcp-userclass=set:${DNSMASQ_IPXE_TAG},iPXE`,
     `dhcp-match=set:${DNSMASQ_IPXE_TAG},175`,
+    '',
+    '# UEFI HTTP Boot firmware (option 60 "HTTPClient…", UEFI 2.5 §24.7.2). Only iPXE and these get a URL:',
+    '# d-i and other installers read any boot file name containing "://" as their preseed URL.',
+    `dhcp-vendorclass=set:${DNSMASQ_HTTPCLIENT_TAG},HTTPClient`,
     '',
     '# Client system architecture, option 93 (RFC 4578 §2.1).',
   );
@@ -44,7 +51,7 @@ export function generateDnsmasq(plan: BootPlan, o: GenerateOptions = {}): string
     }
     lines.push(`# ${r.name}: option 93 = ${r.match.arches.join(' or ')}${r.httpClient ? ' (UEFI HTTP boot)' : ''}.`);
     for (const a of r.match.arches) {
-      const tags = `tag:!${DNSMASQ_IPXE_TAG},tag:${dnsmasqArchTag(a)}`;
+      const tags = `tag:!${DNSMASQ_IPXE_TAG},tag:${dnsmasqArchTag(a)}${r.httpClient ? `,tag:${DNSMASQ_HTTPCLIENT_TAG}` : ''}`;
       lines.push(`dhcp-boot=${tags},${r.filename},,${plan.serverAddress}`);
       // UEFI 2.5 §24.7.2.1: HTTP boot firmware ignores offers whose option 60 is not HTTPClient.
       if (r.httpClient) lines.push(`dhcp-option-force=${tags},option:vendor-class,HTTPClient`);

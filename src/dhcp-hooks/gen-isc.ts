@@ -1,4 +1,4 @@
-import type { BootPlan } from './boot-plan.js';
+import type { BootPlan, BootRule } from './boot-plan.js';
 import type { GenerateOptions } from './gen-dnsmasq.js';
 
 /** The name this snippet gives option 175; ISC dhcpd predefines 93 (pxe-system-type) and 97 (pxe-client-id). */
@@ -35,6 +35,14 @@ export function iscExecute(hookPath: string, hookArgs: string[] = []): string {
   return `execute(${args.join(',\n          ')})`;
 }
 
+/** A URL goes to UEFI HTTP Boot firmware only (option 60 `HTTPClient…`): installers read a `://` file name as a preseed URL. */
+function httpOnly(r: BootRule, archTest: string): string {
+  if (!r.httpClient) return archTest;
+  // dhcpd reads an `if (` as the whole condition, so the parenthesised part must not come first.
+  const arches = r.match.kind === 'arch' && r.match.arches.length > 1 ? `(${archTest})` : archTest;
+  return `substring(option vendor-class-identifier, 0, 10) = "HTTPClient" and ${arches}`;
+}
+
 /**
  * dhcpd.conf statements at global scope (dhcpd.conf(5), dhcp-options(5)) for a plan: `next-server`,
  * one if/elsif chain choosing `filename`, and the `on commit` hook. Include it from the site's dhcpd.conf.
@@ -48,7 +56,7 @@ export function generateIsc(plan: BootPlan, o: GenerateOptions = {}): string {
     const test =
       r.match.kind === 'ipxe'
         ? `exists ${ISC_IPXE_OPTION} or option user-class = "iPXE"`
-        : r.match.arches.map((a) => `option pxe-system-type = ${hex16(a)}`).join(' or ');
+        : httpOnly(r, r.match.arches.map((a) => `option pxe-system-type = ${hex16(a)}`).join(' or '));
     const what = r.match.kind === 'ipxe' ? 'already iPXE: the HTTP entry script, no TFTP loop' : `option 93 = ${r.match.arches.join(' or ')}`;
     lines.push(`${first ? 'if' : '} elsif'} ${test} {`);
     lines.push(`  # ${r.name}: ${what}`);

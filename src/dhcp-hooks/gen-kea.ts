@@ -43,7 +43,9 @@ function keaTest(rule: BootRule, ipxeClass: string): string {
   // iPXE sends option 77 as the bare string "iPXE", not RFC 3004 framed, so compare the raw bytes.
   if (rule.match.kind === 'ipxe') return "option[77].hex == 'iPXE' or option[175].exists";
   const arches = rule.match.arches.map((a) => `option[93].hex == 0x${a.toString(16).padStart(4, '0')}`).join(' or ');
-  return `not member('${ipxeClass}') and (${arches})`;
+  // A URL goes to UEFI HTTP Boot firmware only (option 60 "HTTPClient…"): installers read "://" as a preseed URL.
+  const http = rule.httpClient ? " and substring(option[60].hex, 0, 10) == 'HTTPClient'" : '';
+  return `not member('${ipxeClass}') and (${arches})${http}`;
 }
 
 /** Build the typed Kea fragment for a plan: one client class per rule, and the run_script hook when wired. */

@@ -56,6 +56,8 @@ export function proxyAnswer(req: DhcpPacket, port: ProxyPort, plan: BootPlan): P
   }
   const rule = chooseRule(plan, facts);
   if (!rule) return { ignore: `no loader for client architecture ${facts.arches.join(',') || 'none'}`, facts };
+  // A URL goes only to iPXE and to UEFI HTTP Boot firmware; a PXE ROM claiming an HTTP arch gets nothing.
+  if (rule.httpClient && kind !== 'http') return { ignore: `client architecture ${facts.arches.join(',')} is HTTP boot but option 60 is not HTTPClient`, facts };
   const options = new Map<number, Buffer>();
   options.set(Opt.messageType, Buffer.from([replyType]));
   options.set(Opt.serverId, Buffer.from(plan.serverAddress.split('.').map(Number)));

@@ -118,13 +118,18 @@ export class ProxyDhcp implements Service {
     this.#pxe = undefined;
   }
 
-  /** Broadcast replies must leave through the client's interface: one sending socket per local address does that. */
+  /**
+   * Broadcast replies must leave through the client's interface: one sending socket per local address does
+   * that. Called at start, on reload, and before each broadcast answer for addresses that appeared since
+   * (an interface without carrier lists no address, e.g. a bridge whose ports come up after edgeboot).
+   */
   async #openOutlets(): Promise<void> {
     if (this.#listen !== '0.0.0.0') return;
     const wanted = this.#o.interfaces;
+    const have = new Set(this.#outlets.map((o) => o.address));
     const addrs = this.#o
       .addresses()
-      .filter((a) => a.family === 'IPv4' && !a.internal && (!wanted?.length || wanted.includes(a.iface)));
+      .filter((a) => a.family === 'IPv4' && !a.internal && (!wanted?.length || wanted.includes(a.iface)) && !have.has(a.address));
     for (const a of addrs) {
       try {
         const socket = await openOutlet(this.#o.port ?? 67, a.address, this.#o.clientPort ?? 68);
@@ -141,16 +146,17 @@ export class ProxyDhcp implements Service {
   }
 
   #receive(msg: Buffer, rinfo: RemoteInfo, port: ProxyPort): void {
-    try {
-      this.#handle(msg, rinfo, port);
-    } catch (err) {
+    this.#handle(msg, rinfo, port).catch((err: unknown) => {
       this.#packets?.inc({ port, outcome: 'error' });
       this.#o.log.debug({ peer: rinfo.address, err: messageOf(err) }, 'proxyDHCP dropped a datagram');
-    }
+    });
   }
 
-  #handle(msg: Buffer, rinfo: RemoteInfo, port: ProxyPort): void {
+  async #handle(msg: Buffer, rinfo: RemoteInfo, port: ProxyPort): Promise<void> {
     const req = decodeDhcp(msg);
+    const broadcast = port === 'dhcp' && req.giaddr === '0.0.0.0' && this.#listen === '0.0.0.0';
+    if (broadcast && this.#main) await this.#openOutlets();
+    if (!this.#main) return;
     const relayed = req.giaddr !== '0.0.0.0';
     const unicastListen = this.#listen !== '0.0.0.0';
     // The address the answer leaves through decides next-server; relays and 4011 requests name the client's side.

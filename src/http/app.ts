@@ -2,15 +2,16 @@ import express, { type Express, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { BootService } from '../boot/boot-service.js';
 import { REFUSAL_MESSAGES } from '../core/capability.js';
-import { EdgebootError } from '../core/errors.js';
+import { EdgebootError, hasCode } from '../core/errors.js';
 import { type MacAddress, parseMac } from '../core/mac.js';
 import type { MetricsRegistry } from '../core/metrics.js';
 import { type SystemUuid, parseUuid } from '../core/uuid.js';
-import { resolveBootFile } from '../files/boot-files.js';
+import { type BootFile, resolveBootFile } from '../files/boot-files.js';
 import type { OpenFiles } from '../files/open-files.js';
 import { CONTENT_TYPES, type Kind } from '../render/kinds.js';
 import { classifyFile } from '../observe/classify.js';
 import type { LoaderChoice, LoaderFile } from '../observe/explain.js';
+import { classifyMiss, missDetail } from '../observe/not-found.js';
 import type { BootTimeline } from '../observe/timeline.js';
 import type { Renderer } from '../render/renderer.js';
 import type { NodeStore } from '../sync/nodes/index.js';
@@ -178,13 +179,19 @@ export function createHttpApp(o: HttpAppOptions): Express {
         return;
       }
       const ctx = { clientIp: req.socket.remoteAddress ?? '', localAddress: req.socket.localAddress ?? '', via: 'http' as const };
-      const virtual = await o.boot.virtualFile(name, ctx);
-      if (virtual) {
-        res.locals.route = 'virtual';
-        res.type('text/plain; charset=utf-8').set('Cache-Control', 'no-store').send(virtual.text);
-        return;
+      let file: BootFile;
+      try {
+        const virtual = await o.boot.virtualFile(name, ctx);
+        if (virtual) {
+          res.locals.route = 'virtual';
+          res.type('text/plain; charset=utf-8').set('Cache-Control', 'no-store').send(virtual.text);
+          return;
+        }
+        file = await resolveBootFile(name, { root: o.bootRoot, loaderDirs: o.loaderDirs });
+      } catch (err) {
+        if (hasCode(err, 'E_NOT_FOUND')) noteMiss(name, ctx.clientIp, res);
+        throw err;
       }
-      const file = await resolveBootFile(name, { root: o.bootRoot, loaderDirs: o.loaderDirs });
       if (activeStreams >= o.maxStreams) {
         m.streamsBusy.inc();
         res.set('Retry-After', '5');
@@ -223,6 +230,17 @@ export function createHttpApp(o: HttpAppOptions): Express {
 
   app.use(errorHandler);
   return app;
+  /**
+   * A file that does not exist: the request's log line becomes "file not found" (info) and the miss goes
+   * on the timeline; shim's optional probes and config-search names are expected, logged at debug.
+   */
+  function noteMiss(name: string, clientIp: string, res: Response): void {
+    const miss = classifyMiss(name);
+    res.locals.logMessage = 'file not found';
+    res.locals.logLevel = miss === 'missing' ? 'info' : 'debug';
+    res.locals.logFields = { proto: 'http', file: missDetail(name) };
+    if (miss === 'missing') o.boot.recordFile(clientIp, { stage: classifyFile(name), via: 'http', detail: missDetail(name), outcome: 'not found' });
+  }
 }
 
 function tryUuid(raw: string): SystemUuid | undefined {

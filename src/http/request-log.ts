@@ -36,7 +36,9 @@ export function requestLogger(root: Logger, requests: Counter, latency: Histogra
         route,
         ...res.locals.logFields,
       };
-      root.info(line, 'request');
+      // A handler may name the line (a missing file is "file not found") and lower it (expected misses).
+      const level = (res.locals.logLevel as 'info' | 'debug' | undefined) ?? 'info';
+      root[level](line, (res.locals.logMessage as string | undefined) ?? 'request');
     });
     next();
   };

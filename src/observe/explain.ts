@@ -30,6 +30,8 @@ export interface Explanation {
   /** Which file each loader name in `loaders` (and shim's follow-ups) resolves to; absent from older appliances. */
   loaderFiles?: LoaderFile[];
   flags: ReturnType<typeof summariseMac>['flags'];
+  /** The loader chain the latest boot took, e.g. `shim → grub → grub config → kernel`. */
+  chain: string[];
   timeline: Array<Record<string, unknown>>;
 }
 
@@ -51,6 +53,7 @@ export function explainMac(
     reason = ex.decision.reason;
     return { kind, candidates: ex.candidates, chosen: ex.resolution.chosen?.origin ?? null };
   });
+  const summary = summariseMac(mac, node, timeline);
   return {
     mac,
     node: node
@@ -61,7 +64,8 @@ export function explainMac(
     kinds: perKind,
     loaders,
     loaderFiles,
-    flags: summariseMac(mac, node, timeline).flags,
+    flags: summary.flags,
+    chain: summary.chain,
     timeline: timeline.events(mac).map(eventJson),
   };
 }
@@ -87,6 +91,8 @@ export function formatExplanation(x: Explanation): string {
     lines.push('', 'loader files (what each name is answered with):');
     for (const f of x.loaderFiles) lines.push(`  ${f.name.padEnd(14)} → ${f.path ?? 'not installed'}${f.note ? `  (${f.note})` : ''}`);
   }
+  // Appliances older than the chain field send none.
+  lines.push('', `loader chain of the latest boot: ${x.chain?.length ? x.chain.join(' → ') : '(none seen yet)'}`);
   lines.push('', x.flags.length ? `diagnosis: ${x.flags.map((f) => f.message).join('; ')}` : 'diagnosis: nothing stuck', '', 'timeline:');
   if (x.timeline.length === 0) lines.push('  (no events recorded)');
   for (const e of x.timeline) {

@@ -1,5 +1,6 @@
 import type { MacAddress } from '../core/mac.js';
 import type { Node } from '../core/node.js';
+import { loaderChain } from './loader-chain.js';
 import type { BootEvent, BootTimeline, StuckFlag } from './timeline.js';
 
 /** One row of the node list: safe to expose on the LAN (no tokens, no URLs). */
@@ -11,6 +12,8 @@ export interface NodeSummary {
   lastStage: string | null;
   lastDetail: string | null;
   lastSeen: string | null;
+  /** The loader chain of the latest boot (`snponly → ipxe script → kernel`), from the timeline. */
+  chain: string[];
   flags: StuckFlag[];
 }
 
@@ -33,7 +36,8 @@ export function summarise(
 
 /** The summary of one MAC (and its node, when known). */
 export function summariseMac(mac: MacAddress, node: Node | undefined, timeline: BootTimeline, now = Date.now()): NodeSummary {
-  const last = timeline.events(mac).at(-1);
+  const events = timeline.events(mac);
+  const last = events.at(-1);
   const flag = timeline.stuck(mac, now);
   return {
     mac,
@@ -43,6 +47,7 @@ export function summariseMac(mac: MacAddress, node: Node | undefined, timeline: 
     lastStage: last?.stage ?? null,
     lastDetail: last?.detail ?? null,
     lastSeen: last ? new Date(last.at).toISOString() : null,
+    chain: loaderChain(events),
     flags: flag ? [flag] : [],
   };
 }

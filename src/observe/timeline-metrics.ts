@@ -1,4 +1,5 @@
 import type { MetricsRegistry } from '../core/metrics.js';
+import { loaderChain } from './loader-chain.js';
 import type { BootTimeline } from './timeline.js';
 
 /** Boot metrics fed by the timeline: boots by purpose/outcome, DHCP→answer time, bytes by class, stuck nodes. */
@@ -8,6 +9,8 @@ export function attachTimelineMetrics(timeline: BootTimeline, registry: MetricsR
     5, 10, 20, 30, 60, 120, 300, 600,
   ]);
   const bytes = registry.counter('edgeboot_served_bytes_total', 'Bytes served, by protocol and file class.', ['proto', 'class']);
+  const chains = registry.counter('edgeboot_boot_chains_total', 'Boots that reached their kernel, by the loader chain they took, e.g. shim > grub > grub config > kernel.', ['chain']);
+  const missing = registry.counter('edgeboot_files_not_found_total', 'Requests for files that do not exist (expected probes excluded), by protocol and file class.', ['proto', 'class']);
   const refused = registry.counter('edgeboot_boot_answers_refused_total', 'Answer files refused during boots, by reason.', ['reason']);
   registry.gauge('edgeboot_stuck_nodes', 'Nodes whose boot is flagged stuck.', () => {
     const now = Date.now();
@@ -19,6 +22,8 @@ export function attachTimelineMetrics(timeline: BootTimeline, registry: MetricsR
   timeline.onEvent((mac, e) => {
     if (e.bytes && (e.via === 'tftp' || e.via === 'http')) bytes.inc({ proto: e.via, class: e.stage }, e.bytes);
     if (e.stage === 'script') boots.inc({ purpose: e.detail.split(' ')[0] ?? 'unknown', outcome: e.outcome === 'ok' ? 'ok' : 'error' });
+    if (e.stage === 'kernel' && e.outcome === 'ok') chains.inc({ chain: loaderChain(timeline.events(mac)).join(' > ') });
+    if (e.outcome === 'not found') missing.inc({ proto: e.via, class: e.stage });
     if (e.stage === 'answer-refused') refused.inc({ reason: e.outcome });
     if (e.stage === 'answer' && e.outcome === 'ok') {
       // The event just recorded is the last one; events() returns copies, so compare by position.

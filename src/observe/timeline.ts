@@ -40,6 +40,10 @@ const DEFAULT_LIMITS: TimelineLimits = { perNode: 20, maxNodes: 50_000, bootWind
 
 const VIAS = ['dhcp', 'tftp', 'http', 'region'] as const;
 const CHUNK_RINGS = 1024;
+/** How long, how many events per address and how many addresses `holdForIp` keeps. */
+const HOLD_MS = 60_000;
+const HOLD_PER_IP = 8;
+const HOLD_IPS = 4096;
 const NONE = -1;
 
 /** Typed-array columns for CHUNK_RINGS rings: a fixed cost per chunk, no object per event. */
@@ -81,6 +85,8 @@ export class BootTimeline {
   #allocated = 0;
   readonly #intern = new Map<string, string>();
   readonly #ipToMac = new Map<string, MacAddress>();
+  /** Events from addresses not yet tied to a MAC, oldest address first (bounded). */
+  readonly #held = new Map<string, BootEvent[]>();
   readonly #listeners = new Set<(mac: MacAddress, e: BootEvent) => void>();
   evicted = 0;
 
@@ -97,6 +103,26 @@ export class BootTimeline {
     this.#ipToMac.delete(ip);
     this.#ipToMac.set(ip, mac);
     if (this.#ipToMac.size > this.limits.maxNodes * 2) this.#ipToMac.delete(this.#ipToMac.keys().next().value!);
+    const held = this.#held.get(ip);
+    if (held) {
+      this.#held.delete(ip);
+      const now = Date.now();
+      for (const e of held) if (now - e.at <= HOLD_MS) this.record(mac, e);
+    }
+  }
+
+  /**
+   * Keep an event from an address no MAC is known at yet, for the MAC that learns it within a minute.
+   * UEFI HTTP Boot fetches its loader before a DHCP server's lease hook has reported the lease (dnsmasq
+   * runs its script after the ACK), and behind proxyDHCP the address is known only at the first script.
+   */
+  holdForIp(ip: string, event: BootEvent): void {
+    if (!ip) return;
+    const list = this.#held.get(ip) ?? [];
+    if (list.length >= HOLD_PER_IP) return;
+    list.push(event);
+    this.#held.set(ip, list);
+    if (this.#held.size > HOLD_IPS) this.#held.delete(this.#held.keys().next().value!);
   }
 
   /** The MAC last seen at `ip`. */

@@ -5,6 +5,7 @@ import type { OpenFiles } from '../files/open-files.js';
 import { EdgebootError, messageOf } from '../core/errors.js';
 import { printable } from '../core/mac.js';
 import { classifyFile } from '../observe/classify.js';
+import { classifyMiss, maskCapability, missDetail } from '../observe/not-found.js';
 import type { MetricsRegistry } from '../core/metrics.js';
 import type { Service } from '../core/service.js';
 import { FileCache } from './file-cache.js';
@@ -172,15 +173,28 @@ export class TftpService implements Service {
     }
   }
 
-  #refuse(ep: Endpoint, rinfo: RemoteInfo, code: number, message: string, log: Logger, level: 'info' | 'debug' = 'info'): void {
+  #refuse(ep: Endpoint, rinfo: RemoteInfo, code: number, message: string, log: Logger, level: 'info' | 'debug' = 'info', line = 'tftp request refused'): void {
     this.#m.refused.inc({ code: String(code) });
     // Logged only when answered, so a flood of bad requests cannot flood the journal either.
-    if (this.#reply(ep, rinfo, code, message)) log[level]({ code, reason: message }, 'tftp request refused');
+    if (this.#reply(ep, rinfo, code, message)) log[level]({ code, reason: message, proto: 'tftp' }, line);
+  }
+
+  /**
+   * A file that does not exist: one info line and a timeline event, since it is usually why a boot
+   * stopped; shim's optional probes and PXELINUX's config search are expected misses, logged at debug.
+   */
+  #notFound(ep: Endpoint, rinfo: RemoteInfo, file: string, message: string, log: Logger): void {
+    const miss = classifyMiss(file);
+    if (miss === 'missing') {
+      this.#o.boot.recordFile(rinfo.address, { stage: classifyFile(file), via: 'tftp', detail: missDetail(file), outcome: 'not found' });
+    }
+    this.#refuse(ep, rinfo, TFTP_ERROR.fileNotFound, message, log, miss === 'missing' ? 'info' : 'debug', 'file not found');
   }
 
   async #read(file: string, modeRaw: string, options: [string, string][], rinfo: RemoteInfo, ep: Endpoint): Promise<void> {
     const key = `${rinfo.address}:${rinfo.port}`;
-    const log = this.#log.child({ peer: key, file: printable(file, 200) });
+    // A client may ask TFTP for an answer-file path; its capability never reaches the log.
+    const log = this.#log.child({ peer: key, file: printable(maskCapability(file), 200) });
     // A retransmitted RRQ from a peer already being served belongs to that transfer.
     if (this.#active.has(key)) {
       this.#m.dropped.inc({ reason: 'duplicate-request' });
@@ -243,7 +257,8 @@ export class TftpService implements Service {
       this.#release(key, rinfo.address);
       const e = errorFor(err);
       if (e.fault) log.error({ err: messageOf(err) }, 'tftp request failed');
-      this.#refuse(ep, rinfo, e.code, e.message, log, e.code === TFTP_ERROR.fileNotFound ? 'debug' : 'info');
+      if (e.code === TFTP_ERROR.fileNotFound) this.#notFound(ep, rinfo, file, e.message, log);
+      else this.#refuse(ep, rinfo, e.code, e.message, log);
     }
   }
 

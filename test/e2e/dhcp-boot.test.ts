@@ -1,16 +1,15 @@
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BootArtefacts, ensureBootArtefacts, stageImage } from './lib/artefacts.js';
-import { dnsmasqArgs } from './lib/dnsmasq.js';
 import { type EdgebootRun, startEdgeboot, deployingDebianInventory } from './lib/edgeboot.js';
 import { type Lab, createLab } from './lib/lab.js';
-import { FIRMWARE, REPO_ROOT, edgebootCli } from './lib/paths.js';
+import { FIRMWARE, REPO_ROOT } from './lib/paths.js';
 import { requireRoot, requireTools } from './lib/process.js';
 import { type Firmware, type GuestRun, bootGuest } from './lib/qemu.js';
 import { type GuestReport, describeLogs, parseGuestReport } from './lib/serial-log.js';
+import { type SiteDhcpMode, startSiteDhcp } from './lib/site-dhcp.js';
 import { waitFor } from './lib/wait.js';
 
 // qemu guests boot with DHCP configured only by `edgeboot dhcp-config` (dnsmasq, Kea, ISC dhcpd), and
@@ -20,7 +19,7 @@ import { waitFor } from './lib/wait.js';
 const BOOT_LIMIT_SECONDS = 120;
 const HOOK = join(REPO_ROOT, 'dist/src/dhcp-hooks/lease-hook.js');
 
-type Mode = 'dnsmasq' | 'kea' | 'isc' | 'proxy';
+type Mode = SiteDhcpMode;
 
 interface BootCase {
   title: string;
@@ -33,7 +32,8 @@ interface BootCase {
 
 const CASES: BootCase[] = [
   { title: 'dnsmasq with the generated snippet, SeaBIOS guest', mode: 'dnsmasq', firmware: 'bios', subnet: '10.231.81', arch: 'bios' },
-  { title: 'dnsmasq with the generated snippet, OVMF guest', mode: 'dnsmasq', firmware: 'uefi', subnet: '10.231.82', arch: 'efi-bc' },
+  // OVMF's own PXE (no iPXE ROM: trixie's efi-*.rom has none either) takes snponly.efi by TFTP, whose iPXE then asks again.
+  { title: 'dnsmasq with the generated snippet, OVMF native PXE → snponly.efi', mode: 'dnsmasq', firmware: 'uefi-native', subnet: '10.231.82', arch: 'efi-bc' },
   { title: 'Kea with the generated fragment, SeaBIOS guest', mode: 'kea', firmware: 'bios', subnet: '10.231.83' },
   { title: 'ISC dhcpd with the generated snippet, SeaBIOS guest', mode: 'isc', firmware: 'bios', subnet: '10.231.84', arch: 'bios' },
   { title: 'proxyDHCP beside an address-only dnsmasq, SeaBIOS guest', mode: 'proxy', firmware: 'bios', subnet: '10.231.85' },
@@ -46,49 +46,6 @@ beforeAll(async () => {
   requireTools(['qemu-system-x86_64', 'dnsmasq', 'dhcpd', 'kea-dhcp4', 'busybox', 'cpio', 'curl', 'ip', 'timeout', ...Object.values(FIRMWARE)]);
   artefacts = await ensureBootArtefacts((line) => console.log(line));
 }, 600_000);
-
-/** Start the case's DHCP server in the lab namespace; returns a reader of its log. */
-async function startDhcp(c: BootCase, lab: Lab, edgeboot: EdgebootRun, mac: string, ip: string, env: NodeJS.ProcessEnv): Promise<() => Promise<string>> {
-  const { ns, dir } = lab;
-  const log = join(dir, `${c.mode}.log`);
-  const read = () => readFile(log, 'utf8').catch(() => '');
-  const server = c.mode === 'proxy' ? undefined : c.mode;
-  let text = '';
-  if (server) {
-    const r = spawnSync('node', [edgebootCli(), 'dhcp-config', '--server', server, '--server-address', ns.serverIp, '--config', edgeboot.configFile], {
-      encoding: 'utf8',
-    });
-    if (r.status !== 0) throw new Error(`dhcp-config failed: ${r.stderr}`);
-    text = r.stdout;
-  }
-  if (c.mode === 'dnsmasq' || c.mode === 'proxy') {
-    const conf = join(dir, 'generated-dnsmasq.conf');
-    await writeFile(conf, text);
-    // The lab's dnsmasq arguments are a range and a fixed lease only; the boot options come from the snippet.
-    const args = dnsmasqArgs({ ns, dir, hosts: [{ mac, ip }], extraArgs: [`--conf-file=${conf}`] });
-    ns.spawn('dnsmasq', 'dnsmasq', args, log, { ...process.env, ...env });
-    await waitFor('dnsmasq', 10_000, async () => /DHCP, IP range/.test(await read()));
-  } else if (c.mode === 'isc') {
-    const conf = join(dir, 'dhcpd.conf');
-    // One address and no client-id matching: iPXE and the initrd's udhcpc keep the same lease.
-    await writeFile(conf, `${text}\nauthoritative;\nignore-client-uids true;\ndefault-lease-time 600;\nsubnet ${c.subnet}.0 netmask 255.255.255.0 {\n  range ${ip} ${ip};\n}\n`);
-    await writeFile(join(dir, 'dhcpd.leases'), '');
-    ns.spawn('dhcpd', 'dhcpd', ['-f', '-d', '-4', '-cf', conf, '-lf', join(dir, 'dhcpd.leases'), '-pf', join(dir, 'dhcpd.pid'), 'br0'], log);
-    await waitFor('dhcpd', 10_000, async () => /Sending on\s+LPF\/br0/.test(await read()));
-  } else {
-    const fragment = JSON.parse(text.replace(/^\/\/.*$/gm, '')) as { Dhcp4: Record<string, unknown> };
-    const conf = join(dir, 'kea-dhcp4.json');
-    const subnet4 = [{ id: 1, subnet: `${c.subnet}.0/24`, 'match-client-id': false, pools: [{ pool: `${ip} - ${ip}` }] }];
-    const loggers = [{ name: 'kea-dhcp4', output_options: [{ output: 'stdout' }], severity: 'INFO' }];
-    // br0 has no carrier until qemu opens tap0: let Kea keep retrying its socket.
-    const interfaces = { interfaces: ['br0'], 'service-sockets-max-retries': 120, 'service-sockets-retry-wait-time': 1000 };
-    const dhcp4 = { ...fragment.Dhcp4, 'interfaces-config': interfaces, 'lease-database': { type: 'memfile', persist: false }, subnet4, loggers };
-    await writeFile(conf, JSON.stringify({ Dhcp4: dhcp4 }));
-    ns.spawn('kea-dhcp4', 'kea-dhcp4', ['-c', conf], log, { ...process.env, KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir });
-    await waitFor('kea-dhcp4', 15_000, async () => /DHCP4_STARTED/.test(await read()));
-  }
-  return read;
-}
 
 for (const c of CASES) {
   describe(c.title, () => {
@@ -114,10 +71,13 @@ for (const c of CASES) {
         await writeFile(leaseHook, `#!/bin/sh\nEDGEBOOT_LEASE_SOCKET=${socket} EDGEBOOT_LEASE_SECRET_FILE=${secret} exec ${HOOK} "$@"\n`, { mode: 0o755 });
       }
       const dhcp = { lease_socket: socket, lease_secret_file: secret, lease_hook: leaseHook, proxy: c.mode === 'proxy' };
-      edgeboot = await startEdgeboot({ ns: lab.ns, dir: lab.dir, bootRoot, inventory: deployingDebianInventory(mac, hostname, 'dhcp'), extraConfig: { dhcp } });
+      // TFTP for the firmware's own PXE (the iPXE ROM guests go straight to HTTP).
+      const tftpPort = c.firmware === 'uefi-native' ? 69 : undefined;
+      edgeboot = await startEdgeboot({ ns: lab.ns, dir: lab.dir, bootRoot, tftpPort, inventory: deployingDebianInventory(mac, hostname, 'dhcp'), extraConfig: { dhcp } });
       await waitFor('edgeboot services', 10_000, async () => /lease intake listening/.test(await edgeboot.log()));
       if (c.mode === 'proxy') await waitFor('proxyDHCP', 10_000, async () => /proxyDHCP listening/.test(await edgeboot.log()));
-      dhcpLog = await startDhcp(c, lab, edgeboot, mac, ip, { EDGEBOOT_LEASE_SOCKET: socket, EDGEBOOT_LEASE_SECRET_FILE: secret });
+      const env = { EDGEBOOT_LEASE_SOCKET: socket, EDGEBOOT_LEASE_SECRET_FILE: secret };
+      dhcpLog = (await startSiteDhcp({ mode: c.mode, lab, edgebootConfig: edgeboot.configFile, mac, ip, env })).log;
       guest = await bootGuest({ ns: lab.ns, dir: lab.dir, firmware: c.firmware, mac, timeoutSeconds: BOOT_LIMIT_SECONDS });
       report = parseGuestReport(guest.serial);
       console.log(`${c.mode}/${c.firmware}: boot to power-off ${guest.seconds.toFixed(1)} s, result "${report.result ?? 'none'}"`);

@@ -8,7 +8,7 @@ import { dnsmasqArgs } from './lib/dnsmasq.js';
 import { type EdgebootRun, startEdgeboot, deployingDebianInventory } from './lib/edgeboot.js';
 import { type Lab, createLab } from './lib/lab.js';
 import { uniqueNetnsName } from './lib/netns.js';
-import { FIRMWARE, REPO_ROOT, edgebootCli } from './lib/paths.js';
+import { FIRMWARE, IPXE_LOADERS, REPO_ROOT, edgebootCli } from './lib/paths.js';
 import { requireRoot, requireTools, run, startProcess } from './lib/process.js';
 import { type GuestRun, bootGuest } from './lib/qemu.js';
 import { type GuestReport, describeLogs, parseGuestReport } from './lib/serial-log.js';
@@ -34,7 +34,7 @@ let artefacts: BootArtefacts;
 
 beforeAll(async () => {
   requireRoot();
-  requireTools(['qemu-system-x86_64', 'dnsmasq', 'busybox', 'cpio', 'curl', 'ip', 'timeout', '/usr/lib/ipxe/undionly.kpxe', ...Object.values(FIRMWARE)]);
+  requireTools(['qemu-system-x86_64', 'dnsmasq', 'busybox', 'cpio', 'curl', 'ip', 'timeout', IPXE_LOADERS.undionly, ...Object.values(FIRMWARE)]);
   artefacts = await ensureBootArtefacts((line) => console.log(line));
 }, 600_000);
 

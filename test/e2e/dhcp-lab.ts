@@ -132,10 +132,10 @@ export interface UdhcpcLease {
 }
 
 /**
- * Run one DORA exchange from the client namespace with busybox udhcpc, sending option 93 = `arch`,
+ * Run one DORA exchange from the client namespace with busybox udhcpc, sending option 93 = `arch` (if given),
  * option 60 = `vendorClass` and optionally user class 77, and return the ACK as udhcpc's script saw it.
  */
-export async function udhcpc(lan: DhcpLan, dir: string, o: { arch: number; vendorClass: string; userClass?: string; mac?: string }): Promise<UdhcpcLease> {
+export async function udhcpc(lan: DhcpLan, dir: string, o: { arch?: number; vendorClass: string; userClass?: string; mac?: string }): Promise<UdhcpcLease> {
   const script = join(dir, 'udhcpc-script.sh');
   const out = join(dir, `udhcpc-${randomBytes(3).toString('hex')}.env`);
   // Only udhcpc's own variables, not the test runner's environment.
@@ -143,7 +143,8 @@ export async function udhcpc(lan: DhcpLan, dir: string, o: { arch: number; vendo
   const dump = vars.map((v) => `echo "${v}=$${v}"`).join('; ');
   await writeFile(script, `#!/bin/sh\n[ "$1" = bound ] && { ${dump}; } > "${out}"\nexit 0\n`, { mode: 0o755 });
   const args = ['udhcpc', '-i', 'br0', '-n', '-q', '-f', '-t', '4', '-T', '2', '-s', script];
-  args.push('-V', o.vendorClass, '-x', `0x5d:${o.arch.toString(16).padStart(4, '0')}`);
+  args.push('-V', o.vendorClass);
+  if (o.arch !== undefined) args.push('-x', `0x5d:${o.arch.toString(16).padStart(4, '0')}`);
   // busybox sends `-x 0x4d:HEX` as raw bytes, like iPXE's unframed user class.
   if (o.userClass) args.push('-x', `0x4d:${Buffer.from(o.userClass).toString('hex')}`);
   // Ask for option 60 so the server's vendor class shows up in the script environment (as `vendor`).

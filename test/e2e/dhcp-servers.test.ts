@@ -156,6 +156,19 @@ describe.each(SERVERS)('$server with the generated configuration', ({ server, su
     expect(httpLease.vendor).toBe('HTTPClient');
   });
 
+  // Issue 13: d-i reads any boot file name containing "://" as its preseed URL.
+  it('gives a d-i-like client (vendor class d-i, no option 93, no iPXE user class) no URL', async () => {
+    const l = await udhcpc(lan, dir, { vendorClass: 'd-i' });
+    expect(l.ip).toMatch(new RegExp(`^${subnet.replace(/\./g, '\\.')}\\.`));
+    expect(l.boot_file ?? '').not.toContain('://');
+  }, 30_000);
+
+  it('gives a PXE client that claims the HTTP boot architecture a file name or nothing, never a URL', async () => {
+    const l = await udhcpc(lan, dir, { arch: 16, vendorClass: 'PXEClient:Arch:00016:UNDI:003001' });
+    expect(l.boot_file ?? '').not.toContain('://');
+    expect(l.vendor ?? '').not.toBe('HTTPClient');
+  }, 30_000);
+
   it('reports the BIOS client\'s lease through the hook (MAC → IP)', async () => {
     const mac = parseMac(biosLease.mac!);
     await waitFor('the lease hook report', 10_000, async () => leases.ipsFor(mac).includes(biosLease.ip!));

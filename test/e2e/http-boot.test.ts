@@ -39,8 +39,9 @@ const CASES: BootCase[] = [
     answerFile: 'preseed',
   },
   {
-    title: 'OVMF + iPXE EFI e1000 ROM, Ubuntu autoinstall (user-data via ds=nocloud-net)',
-    firmware: 'uefi',
+    // OVMF's own PXE (no iPXE ROM) takes snponly.efi by TFTP; its iPXE then gets boot.ipxe like a ROM would.
+    title: 'OVMF native PXE → snponly.efi → iPXE, Ubuntu autoinstall (user-data via ds=nocloud-net)',
+    firmware: 'uefi-native',
     subnet: '10.231.2',
     osystem: 'ubuntu',
     release: 'noble',
@@ -120,8 +121,11 @@ for (const c of CASES) {
       lab = await createLab({ subnet: c.subnet });
       const bootRoot = `${lab.dir}/boot`;
       await stageImage(bootRoot, { os: c.osystem, release: c.release }, artefacts);
-      edgeboot = await startEdgeboot({ ns: lab.ns, dir: lab.dir, bootRoot, inventory: inventoryFor(c, { mac, hostname, token }) });
-      dnsmasq = await startDnsmasq({ ns: lab.ns, dir: lab.dir, ipxeBootUrl: edgeboot.bootIpxeUrl, hosts: [{ mac, ip: guestIp }] });
+      const tftpPort = c.firmware === 'uefi-native' ? 69 : undefined;
+      edgeboot = await startEdgeboot({ ns: lab.ns, dir: lab.dir, bootRoot, tftpPort, inventory: inventoryFor(c, { mac, hostname, token }) });
+      // Firmware that is not iPXE yet (OVMF's own PXE) gets snponly.efi from edgeboot's TFTP first.
+      const firstStage = c.firmware === 'uefi-native' ? [`--dhcp-boot=tag:!ipxe,snponly.efi,,${lab.ns.serverIp}`] : [];
+      dnsmasq = await startDnsmasq({ ns: lab.ns, dir: lab.dir, ipxeBootUrl: edgeboot.bootIpxeUrl, hosts: [{ mac, ip: guestIp }], extraArgs: firstStage });
       guest = await bootGuest({ ns: lab.ns, dir: lab.dir, firmware: c.firmware, mac, timeoutSeconds: BOOT_LIMIT_SECONDS });
       report = parseGuestReport(guest.serial);
       const up = report.guestUptime !== undefined ? `, guest uptime at answer ${report.guestUptime.toFixed(1)} s` : '';

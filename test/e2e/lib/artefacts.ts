@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, copyFile, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GUEST_INIT, GUEST_MODULES, UDHCPC_SCRIPT } from './guest-init.js';
 import { cacheRoot } from './paths.js';
@@ -63,8 +63,12 @@ async function decompressModule(file: string): Promise<string> {
   return file;
 }
 
-/** Download the signed kernel package and take vmlinuz and the NIC modules out of it. */
-async function extractKernel(work: string, pkg: string): Promise<{ vmlinuz: string; modules: string[] }> {
+/**
+ * Download the signed kernel package and take vmlinuz and the NIC modules out of it. A module the
+ * kernel has built in (trixie's 6.12 builds virtio, virtio_ring and virtio_pci in) is listed in
+ * `modules.builtin` instead and needs no file: /init's insmod of it fails quietly.
+ */
+async function extractKernel(work: string, pkg: string): Promise<{ vmlinuz: string; modules: Array<{ name: string; file: string }> }> {
   const dl = join(work, 'download');
   await mkdir(dl, { recursive: true });
   await run('apt-get', ['download', '-q', pkg], { cwd: dl, timeoutMs: 300_000 });
@@ -72,22 +76,27 @@ async function extractKernel(work: string, pkg: string): Promise<{ vmlinuz: stri
   if (!deb) throw new Error(`apt-get download ${pkg} left no .deb in ${dl}`);
   const root = join(work, 'pkg');
   await mkdir(root, { recursive: true });
-  const patterns = GUEST_MODULES.map((m) => `*/${m}.ko*`);
+  // tar fails on a pattern that matches nothing, so ask only for the modules the package holds.
+  const listing = (await run('dpkg-deb', ['-c', deb])).stdout;
+  const shipped = GUEST_MODULES.filter((m) => new RegExp(`/${m}\\.ko(\\.\\w+)?$`, 'm').test(listing));
+  const patterns = [...shipped.map((m) => `*/${m}.ko*`), ...(/\/modules\.builtin$/m.test(listing) ? ['*/modules.builtin'] : [])];
   await run('sh', ['-c', 'd="$1"; r="$2"; shift 2; dpkg-deb --fsys-tarfile "$d" | tar -x -C "$r" --wildcards "./boot/vmlinuz-*" "$@"', 'sh', deb, root, ...patterns]);
   const vmlinuz = await findFile(join(root, 'boot'), (n) => n.startsWith('vmlinuz-'));
   if (!vmlinuz) throw new Error(`${pkg} holds no vmlinuz`);
-  const modules: string[] = [];
+  const builtinFile = await findFile(root, (n) => n === 'modules.builtin');
+  const builtin = builtinFile ? await readFile(builtinFile, 'utf8') : '';
+  const modules: Array<{ name: string; file: string }> = [];
   for (const m of GUEST_MODULES) {
     const file = await findFile(root, (n) => n === `${m}.ko` || n.startsWith(`${m}.ko.`));
-    if (!file) throw new Error(`${pkg} holds no ${m}.ko`);
-    modules.push(await decompressModule(file));
+    if (file) modules.push({ name: m, file: await decompressModule(file) });
+    else if (!new RegExp(`/${m}\\.ko$`, 'm').test(builtin)) throw new Error(`${pkg} holds no ${m}.ko and does not build it in`);
   }
   await rm(deb);
   return { vmlinuz, modules };
 }
 
 /** Pack /init, static busybox, the udhcpc script and the NIC modules into a gzipped newc cpio. */
-async function packInitrd(work: string, modules: string[], out: string): Promise<void> {
+async function packInitrd(work: string, modules: Array<{ name: string; file: string }>, out: string): Promise<void> {
   const root = join(work, 'initrd');
   for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'lib/modules']) {
     await mkdir(join(root, d), { recursive: true });
@@ -96,7 +105,7 @@ async function packInitrd(work: string, modules: string[], out: string): Promise
   await chmod(join(root, 'bin/busybox'), 0o755);
   await writeFile(join(root, 'init'), GUEST_INIT, { mode: 0o755 });
   await writeFile(join(root, 'etc/udhcpc.script'), UDHCPC_SCRIPT, { mode: 0o755 });
-  for (const [i, m] of modules.entries()) await copyFile(m, join(root, `lib/modules/${GUEST_MODULES[i]}.ko`));
+  for (const m of modules) await copyFile(m.file, join(root, `lib/modules/${m.name}.ko`));
   // The kernel opens /dev/console for init before devtmpfs is mounted.
   await run('mknod', ['-m', '600', join(root, 'dev/console'), 'c', '5', '1'], { allowFailure: true });
   await run('sh', ['-c', 'find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -9 > "$1"', 'sh', out], { cwd: root });

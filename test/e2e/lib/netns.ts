@@ -75,6 +75,12 @@ export async function createNetns(o: NetnsOptions): Promise<Netns> {
     await ipn('tuntap', 'add', 'dev', 'tap0', 'mode', 'tap');
     await ipn('link', 'set', 'tap0', 'master', 'br0');
     await ipn('link', 'set', 'tap0', 'up');
+    // A bridge has carrier only while one of its ports has: without this veth port br0 (and its address)
+    // would appear only when qemu opens tap0, after edgeboot's TFTP and proxyDHCP listed their addresses.
+    await ipn('link', 'add', 'hold0', 'type', 'veth', 'peer', 'name', 'hold1');
+    await ipn('link', 'set', 'hold0', 'master', 'br0');
+    await ipn('link', 'set', 'hold1', 'up');
+    await ipn('link', 'set', 'hold0', 'up');
   } catch (err) {
     await ns.teardown();
     throw err;

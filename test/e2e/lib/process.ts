@@ -1,6 +1,7 @@
 import { type SpawnOptions, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { PACKAGE_OF_FILE } from './paths.js';
 
 /** What a finished command printed and how it ended. */
 export interface RunResult {
@@ -135,15 +136,12 @@ const PACKAGE_OF: Record<string, string> = {
   gzip: 'gzip',
   'apt-get': 'apt',
   'dpkg-deb': 'dpkg',
-  '/usr/lib/ipxe/undionly.kpxe': 'ipxe',
   '/usr/bin/chromium': 'chromium',
   kea: 'kea-dhcp4-server',
   'kea-dhcp4': 'kea-dhcp4-server',
   dhcpd: 'isc-dhcp-server',
-  '/usr/lib/ipxe/qemu/pxe-e1000.rom': 'ipxe-qemu',
-  '/usr/lib/ipxe/qemu/efi-e1000.rom': 'ipxe-qemu',
-  '/usr/share/OVMF/OVMF_CODE_4M.fd': 'ovmf',
-  '/usr/share/OVMF/OVMF_VARS_4M.fd': 'ovmf',
+  // Firmware, ROMs and loaders: located through dpkg in paths.ts.
+  ...PACKAGE_OF_FILE,
 };
 
 function onPath(tool: string): boolean {

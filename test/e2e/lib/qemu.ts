@@ -1,10 +1,11 @@
 import { copyFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Netns } from './netns.js';
-import { FIRMWARE } from './paths.js';
+import { EFI_E1000_ROM, FIRMWARE } from './paths.js';
 
 /**
- * `bios`: SeaBIOS with the iPXE e1000 ROM; `uefi`: OVMF with the iPXE EFI e1000 ROM;
+ * `bios`: SeaBIOS with the iPXE e1000 ROM; `uefi`: OVMF with ipxe-qemu's EFI e1000 ROM (iPXE on
+ * bookworm only: trixie's holds no iPXE, so tests that mean "UEFI through iPXE" use `uefi-native`);
  * `uefi-native`: OVMF's own network stack (virtio-net, no option ROM: native PXE and HTTP Boot);
  * `uefi-secureboot`: the same with Secure Boot enforced (SMM build, Microsoft keys enrolled).
  */
@@ -53,8 +54,10 @@ export async function qemuArgs(o: GuestOptions): Promise<string[]> {
     if (o.firmware === 'uefi-secureboot') args.push('-machine', 'q35,smm=on', '-global', 'driver=cfi.pflash01,property=secure,value=on');
     else args.push('-machine', 'q35');
     args.push('-device', `virtio-net-pci,netdev=n0,mac=${o.mac},romfile=${o.romfile ?? ''},bootindex=1`);
+    // OVMF 2025.02 (trixie) offers no network boot option without a random number generator (its NEWS.Debian).
+    args.push('-device', 'virtio-rng-pci');
   } else {
-    const rom = o.romfile ?? (o.firmware === 'bios' ? FIRMWARE.biosRom : FIRMWARE.efiRom);
+    const rom = o.romfile ?? (o.firmware === 'bios' ? FIRMWARE.biosRom : EFI_E1000_ROM);
     args.push('-boot', 'n', '-device', `e1000,netdev=n0,mac=${o.mac},romfile=${rom}`);
   }
   if (o.uuid) args.push('-uuid', o.uuid);

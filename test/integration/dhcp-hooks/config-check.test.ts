@@ -21,7 +21,7 @@ const VARIANTS: Array<{ name: string; input: PlanInput; expect: string }> = [
   { name: 'BIOS (pxelinux.0)', input: { ...BASE, bios: 'pxelinux.0' }, expect: 'tag:edgeboot-arch-0,pxelinux.0,' },
   { name: 'UEFI (snponly.efi)', input: BASE, expect: 'tag:edgeboot-arch-9,snponly.efi,' },
   { name: 'UEFI (ipxe.efi) with arm64', input: { ...BASE, uefi: 'ipxe.efi', arm64Loader: 'ipxe-arm64.efi' }, expect: 'tag:edgeboot-arch-11,ipxe-arm64.efi,' },
-  { name: 'UEFI HTTP boot', input: BASE, expect: 'tag:edgeboot-arch-16,http://10.77.0.1:5248/snponly.efi,' },
+  { name: 'UEFI HTTP boot', input: BASE, expect: 'tag:edgeboot-arch-16,tag:edgeboot-httpclient,http://10.77.0.1:5248/snponly.efi,' },
   { name: 'Secure Boot (shim → GRUB)', input: { ...BASE, secureBoot: true, arm64Loader: 'x' }, expect: 'tag:edgeboot-arch-7,shimx64.efi,' },
 ];
 

@@ -83,3 +83,21 @@ describe('bootClientKind (option 60)', () => {
     expect(bootClientKind({ vendorClass: vendor } as never)).toBe(kind);
   });
 });
+
+describe("clientFacts on OVMF's own PXE and on the snponly.efi it loads (test/e2e/dhcp-capture.test.ts)", () => {
+  it("reads OVMF's own PXE DISCOVER: arch 7, UNDI 3.0, no iPXE user class, no option 175", () => {
+    const f = facts('ovmf-native-discover');
+    expect({ arches: f.arches, vendor: f.vendorClass, ndi: f.ndi, ipxe: isIpxe(f), kind: bootClientKind(f) }).toEqual({
+      arches: [7],
+      vendor: 'PXEClient:Arch:00007:UNDI:003000',
+      ndi: { type: 1, major: 3, minor: 0 },
+      ipxe: false,
+      kind: 'pxe',
+    });
+  });
+
+  it('reads the iPXE inside snponly.efi as iPXE on the same machine (same UUID)', () => {
+    const f = facts('ovmf-snponly-discover');
+    expect([isIpxe(f), f.uuid]).toEqual([true, facts('ovmf-native-discover').uuid]);
+  });
+});

@@ -19,7 +19,7 @@ describe('generateDnsmasq', () => {
   });
 
   it('forces option 60 HTTPClient for HTTP boot clients', () => {
-    expect(text).toContain('dhcp-option-force=tag:!edgeboot-ipxe,tag:edgeboot-arch-16,option:vendor-class,HTTPClient\n');
+    expect(text).toContain('dhcp-option-force=tag:!edgeboot-ipxe,tag:edgeboot-arch-16,tag:edgeboot-httpclient,option:vendor-class,HTTPClient\n');
   });
 
   it('wires the lease hook', () => {
@@ -78,5 +78,37 @@ describe('keaFragment', () => {
   it('prints JSON after // comments', () => {
     const text = generateKea(planBoot(BASE));
     expect(JSON.parse(text.replace(/^\/\/.*$/gm, ''))).toEqual(keaFragment(planBoot(BASE)));
+  });
+});
+
+// Issue 13: d-i (and other installers) read any boot file name containing "://" as a preseed URL, so a
+// URL may go only to iPXE (user class / option 175) and to UEFI HTTP Boot firmware (option 60 HTTPClient).
+describe('URLs only to clients that understand them', () => {
+  const plan = planBoot({ ...BASE, arm64Loader: 'snponly-arm64.efi' });
+
+  it('dnsmasq: every dhcp-boot line with a URL requires the iPXE tag or the HTTPClient tag', () => {
+    const lines = generateDnsmasq(plan).split('\n').filter((l) => l.startsWith('dhcp-boot=') && l.includes('://'));
+    expect(lines.length).toBe(3);
+    for (const l of lines) expect(l.startsWith('dhcp-boot=tag:edgeboot-ipxe,') || l.includes(',tag:edgeboot-httpclient,')).toBe(true);
+    expect(generateDnsmasq(plan)).toContain('dhcp-vendorclass=set:edgeboot-httpclient,HTTPClient\n');
+  });
+
+  it('ISC: every branch that sets a URL tests for iPXE or for option 60 HTTPClient', () => {
+    const text = generateIsc(plan);
+    const branches = text.split(/\n(?=if |\} elsif )/).filter((b) => /filename "[^"]*:\/\//.test(b));
+    expect(branches.length).toBe(3);
+    for (const b of branches) expect(/option user-class = "iPXE"|substring\(option vendor-class-identifier, 0, 10\) = "HTTPClient"/.test(b.split('\n')[0]!)).toBe(true);
+  });
+
+  it('Kea: every class with a URL tests for iPXE or for option 60 HTTPClient', () => {
+    const classes = keaFragment(plan)['Dhcp4']['client-classes'].filter((c) => c['boot-file-name'].includes('://'));
+    expect(classes.length).toBe(3);
+    for (const c of classes) expect(/option\[77\]\.hex == 'iPXE'|substring\(option\[60\]\.hex, 0, 10\) == 'HTTPClient'/.test(c.test)).toBe(true);
+  });
+
+  it('no rule of any plan gives a plain PXE client a URL', () => {
+    for (const p of [plan, planBoot({ ...BASE, secureBoot: true }), planBoot({ ...BASE, uefi: 'ipxe.efi', bios: 'pxelinux.0' })]) {
+      for (const r of p.rules) if (r.match.kind === 'arch' && !r.httpClient) expect(r.filename).not.toContain('://');
+    }
   });
 });

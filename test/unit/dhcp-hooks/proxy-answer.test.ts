@@ -120,3 +120,28 @@ describe('parseSubOptions', () => {
     expect(parseSubOptions(Buffer.from([6, 5, 1])).size).toBe(0);
   });
 });
+
+// Issue 13: d-i reads any boot file name containing "://" as its preseed URL; only iPXE and UEFI HTTP
+// Boot firmware may be handed a URL.
+describe('proxyAnswer hands URLs only to iPXE and HTTPClient firmware', () => {
+  it("a plain UEFI PXE client (OVMF's own PXE, captured) gets a file name, never a URL", () => {
+    expect(answered(proxyAnswer(capture('ovmf-native-discover'), 'dhcp', PLAN)).file).toBe('snponly.efi');
+    expect(answered(proxyAnswer(discover(7), 'dhcp', PLAN)).file).toBe('snponly.efi');
+  });
+
+  it('the iPXE that snponly.efi starts (captured) is sent to the HTTP entry script', () => {
+    expect(answered(proxyAnswer(capture('ovmf-snponly-discover'), 'dhcp', PLAN)).file).toBe('http://10.0.0.1:5248/boot.ipxe');
+  });
+
+  it('a PXE client claiming the HTTP boot architecture gets nothing rather than a URL', () => {
+    expect(proxyAnswer(discover(16), 'dhcp', PLAN)).toMatchObject({ ignore: expect.stringContaining('not HTTPClient') });
+  });
+
+  it('a d-i-like client (vendor class d-i, no option 93, no user class) gets no answer at all', () => {
+    const req = discover(0);
+    req.options.delete(Opt.clientArch);
+    req.options.set(Opt.vendorClass, Buffer.from('d-i'));
+    expect('ignore' in proxyAnswer(req, 'dhcp', PLAN)).toBe(true);
+    expect('ignore' in proxyAnswer(asRequest(req, MessageType.request), 'pxe', PLAN)).toBe(true);
+  });
+});
