@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMac } from '../../../src/core/mac.js';
-import { TftpService } from '../../../src/tftp/server.js';
 import { startTestAppliance, type TestAppliance } from '../../support/appliance.js';
+import { tftpPort as loopbackTftpPort } from '../../support/drill.js';
 
 // Issue 12: a request for a file that does not exist is one info line (peer, name, protocol) and a
 // timeline event; shim's optional probes are answered quietly and never mark a node stuck; the
@@ -34,8 +34,7 @@ describe('missing files, shim probes and the loader chain', () => {
 
   beforeAll(async () => {
     t = await startTestAppliance(inventory, { tftp: { enabled: true, port: 0 }, log: { level: 'debug' } });
-    const tftp = t.app.services.find((s): s is TftpService => s instanceof TftpService)!;
-    tftpPort = tftp.endpoints().find((e) => e.address === '127.0.0.1')!.port;
+    tftpPort = loopbackTftpPort(t.app);
     t.app.leases.record({ mac: parseMac(MAC), ip: '127.0.0.1', arch: '7' });
     mkdirSync(join(t.bootRoot, 'images/nf'), { recursive: true });
     writeFileSync(join(t.bootRoot, 'images/nf/kernel'), 'kernel bytes');
