@@ -13,6 +13,6 @@ export default defineConfig({
     reporters: ['default'],
     // Appliances started in-process run from source; their region link uses the built helper process, as
     // the installed package does (`npm test` builds first).
-    env: { EDGEBOOT_REGION_HELPER: resolve(import.meta.dirname, 'dist/src/sync/region-worker.js') },
+    env: { EDGEBOOT_REGION_HELPER: resolve(import.meta.dirname, 'dist/src/sync/region/helper/region-worker.js') },
   },
 });

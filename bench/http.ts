@@ -3,13 +3,13 @@
  * nginx serving a static file of the same size, in the same run with the same settings.
  * Both servers are pinned to CPU 0 and wrk to CPU 1. Prints requests/s, p99 and the ratios.
  *
- * Usage: node dist/bench/http.js [--duration 10] [--connections 32]
+ * Usage: node dist-bench/bench/http.js [--duration 10] [--connections 32]
  */
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePort, run, startChild, stopChild, table, waitHttp } from './lib.js';
+import { freePort, run, startChild, stopChild, table, waitHttp } from '../test/support/processes.js';
 
 const { values } = parseArgs({
   options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '32' } },

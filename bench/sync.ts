@@ -5,7 +5,7 @@
  * the nodes and every node changed, next to the naive peer (JSON.parse + parse in one go on the main
  * thread) measured in the same run.
  *
- * Run: npm run build && node --expose-gc dist/bench/sync.js [nodes]
+ * Run: npm run bench:build && node --expose-gc dist-bench/bench/sync.js [nodes]
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,16 +14,17 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../src/core/log.js';
 import { type MacAddress, parseMac } from '../src/core/mac.js';
-import { NodeStore } from '../src/sync/node-store.js';
-import { RegionClient } from '../src/sync/region-client.js';
-import { HelperSnapshotFetcher, snapshotFetcher } from '../src/sync/region-fetcher.js';
-import { RegionSource } from '../src/sync/region-source.js';
-import { parseSnapshot } from '../src/sync/snapshot-schema.js';
+import { NodeStore } from '../src/sync/nodes/node-store.js';
+import { RegionClient } from '../src/sync/region/region-client.js';
+import { HelperSnapshotFetcher, snapshotFetcher } from '../src/sync/region/region-fetcher.js';
+import { RegionSource } from '../src/sync/region/region-source.js';
+import { parseSnapshot } from '../src/contract/snapshot-schema.js';
 
 const N = Number(process.argv[2] ?? 100_000);
 const TOKEN = 'bench-cluster-token-0123456789';
 const here = fileURLToPath(new URL('.', import.meta.url));
-const CLI = resolve(here, '../src/cli/edgeboot.js');
+// The product as built by `npm run build` (dist/), not the copy bench/tsconfig.json compiles alongside.
+const CLI = resolve(here, '../../dist/src/cli/edgeboot.js');
 
 function macOf(i: number): string {
   const h = i.toString(16).padStart(6, '0');

@@ -1,6 +1,6 @@
 /**
  * TFTP throughput: edgeboot vs tftpd-hpa (in.tftpd) on the same files in the same run, with the same
- * real client (atftp). Build first (`npm run build`), then `node dist/bench/tftp.js [--runs N] [--no-pin]`.
+ * real client (atftp). Build first (`npm run bench:build`), then `node dist-bench/bench/tftp.js [--runs N] [--no-pin]`.
  * Servers and single-transfer clients share one CPU (taskset) because unpinned loopback runs flip between
  * fast and slow modes; the 200 concurrent clients get the other CPU.
  */

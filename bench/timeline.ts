@@ -2,13 +2,13 @@
  * Timeline memory bench: 50,000 synthetic MACs × 20 events each (the default bounds), then
  * RSS and heap growth against the documented ceiling. Run with --expose-gc for steady figures.
  *
- * Usage: node --expose-gc dist/bench/timeline.js [--macs 50000] [--events 20]
+ * Usage: node --expose-gc dist-bench/bench/timeline.js [--macs 50000] [--events 20]
  */
 import { parseArgs } from 'node:util';
 import type { MacAddress } from '../src/core/mac.js';
 import { parseMac } from '../src/core/mac.js';
 import { BootTimeline, STAGES } from '../src/observe/timeline.js';
-import { table } from './lib.js';
+import { table } from '../test/support/processes.js';
 
 /** Documented ceiling: RSS growth for the default bounds (50,000 MACs × 20 events). */
 export const RSS_CEILING_MB = 128;

@@ -1,58 +1,55 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, realpathSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { collectDefaultMetrics } from 'prom-client';
 import { BootService } from './boot/boot-service.js';
 import type { Config } from './config/config.js';
 import { CapabilitySigner } from './core/capability.js';
 import { messageOf } from './core/errors.js';
-import { tryParseMac } from './core/mac.js';
 import { MetricsRegistry } from './core/metrics.js';
 import type { Service } from './core/service.js';
-import { planBoot } from './dhcp-hooks/boot-plan.js';
-import { dhcpServicesFromConfig, planInputFromConfig } from './dhcp-hooks/from-config.js';
-import type { LoaderChoice } from './observe/explain.js';
+import { dhcpServicesFromConfig } from './dhcp-hooks/from-config.js';
+import { loaderChoices } from './dhcp-hooks/loader-choices.js';
 import { describeLoader } from './files/boot-files.js';
 import { OpenFiles } from './files/open-files.js';
+import { TemplateFiles } from './files/template-files.js';
 import { createHttpApp } from './http/app.js';
+import { HttpService } from './http/http-service.js';
 import { loadOrCreateKey } from './http/key-file.js';
 import { type LocalAddress, listAddresses } from './net/interfaces.js';
+import { DiscoveryLog } from './observe/discoveries.js';
+import { LeaseBook } from './observe/lease-book.js';
+import { recordLeasesOnTimeline } from './observe/lease-timeline.js';
+import { recordRegionDeliveriesOnTimeline } from './observe/region-timeline.js';
+import { attachStateMetrics } from './observe/state-metrics.js';
 import { attachTimelineMetrics } from './observe/timeline-metrics.js';
 import { BootTimeline } from './observe/timeline.js';
 import { Renderer } from './render/renderer.js';
 import { TemplateStore } from './render/template-store.js';
-import { DiscoveryLog } from './sync/discoveries.js';
-import type { BootEventSink } from './sync/boot-events.js';
-import { LeaseBook } from './sync/lease-book.js';
-import type { SnapshotFeed } from './sync/node-source.js';
-import { NodeStore } from './sync/node-store.js';
-import { feedFromConfig, type RegionParts, regionServicesFromConfig } from './sync/region-from-config.js';
-import { TemplateFiles } from './sync/template-files.js';
+import { feedFromConfig, regionServicesFromConfig } from './sync/index.js';
+import { NodeStore } from './sync/nodes/index.js';
 import { tftpServiceFromConfig } from './tftp/from-config.js';
+import type { TftpService } from './tftp/server.js';
 
-/** A running appliance: its parts (for tests and the CLI) and how to stop it. */
+/**
+ * A running appliance, as tests and `serve` reach it: named ports, each narrow, and how to reload or stop.
+ * Everything else stays inside the composition.
+ */
 export interface Appliance {
-  config: Config;
-  store: NodeStore;
-  templates: TemplateStore;
-  renderer: Renderer;
-  boot: BootService;
-  discoveries: DiscoveryLog;
-  leases: LeaseBook;
-  timeline: BootTimeline;
-  metrics: MetricsRegistry;
-  /** The node feed: inventory files, or the region when `region` is configured. */
-  inventory: SnapshotFeed;
-  /** Where edges report boot milestones (`emitBootEvent`); a no-op without a region. */
-  events: BootEventSink;
-  region?: RegionParts;
-  http?: Server;
-  httpPort?: number;
-  /** Extra services started after HTTP (TFTP, DHCP lease intake, proxyDHCP, region follower, …). */
-  services: Service[];
-  addresses: () => LocalAddress[];
+  /** The bound HTTP port (the config may ask for port 0). */
+  readonly httpPort: number;
+  /** The TFTP service when enabled (its endpoints, for tests binding port 0). */
+  readonly tftp?: TftpService;
+  /** The read side of the nodes in force. */
+  readonly store: NodeStore;
+  /** What edgeboot saw: per-MAC timeline, leases, unknown MACs. */
+  readonly timeline: BootTimeline;
+  readonly leases: LeaseBook;
+  readonly discoveries: DiscoveryLog;
+  readonly metrics: MetricsRegistry;
+  /** Re-read inventory and templates and let each service reload, without dropping transfers (SIGHUP). */
   reload(): Promise<void>;
+  /** Stop every service (they drain together within `graceMs`), then the feeds. */
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -77,10 +74,7 @@ export async function composeCore(config: Config, log: Logger, options: { watch?
   const discoveries = new DiscoveryLog();
   const leases = new LeaseBook();
   const timeline = new BootTimeline();
-  leases.onRecord((l) => {
-    timeline.learnIp(l.ip, l.mac);
-    timeline.record(l.mac, { at: l.lastSeen, stage: 'dhcp', via: 'dhcp', detail: `${l.ip}${l.arch ? ` arch ${l.arch}` : ''}`, outcome: 'ok' });
-  });
+  recordLeasesOnTimeline(leases, timeline);
   const boot = new BootService({
     source: inventory,
     store,
@@ -98,41 +92,16 @@ export async function composeCore(config: Config, log: Logger, options: { watch?
   return { store, templates, templateFiles, signer, renderer, inventory, region, events, discoveries, leases, timeline, boot };
 }
 
-/** The DHCP boot plan's answer per client architecture, for `edgeboot explain`. */
-function loaderChoices(config: Config, addresses: LocalAddress[]): LoaderChoice[] {
-  const configured = config.server_address !== 'auto' ? config.server_address : undefined;
-  const address = configured ?? addresses.find((a) => a.family === 'IPv4' && !a.internal)?.address;
-  // Without a LAN address the plan cannot be built; say so instead of inventing one.
-  if (!address) return [{ rule: 'none', arches: [], filename: 'no non-loopback IPv4 address to offer as next-server' }];
-  try {
-    return planBoot(planInputFromConfig(config, address)).rules.map((r) => ({
-      rule: r.name,
-      arches: r.match.kind === 'ipxe' ? 'iPXE' : r.match.arches,
-      filename: r.filename,
-    }));
-  } catch (err) {
-    return [{ rule: 'none', arches: [], filename: messageOf(err) }];
-  }
-}
-
-/** The one composition root: wire every part from the config and start listening. */
+/** The one composition root: wire every part from the config and start its services. */
 export async function startAppliance(config: Config, log: Logger): Promise<Appliance> {
   const core = await composeCore(config, log, { watch: true });
   await core.inventory.start();
   const metrics = new MetricsRegistry();
-  metrics.gauge('edgeboot_nodes_loaded', 'Nodes in the snapshot in force.', () => core.store.status().nodes);
-  metrics.gauge('edgeboot_snapshot_age_seconds', 'Seconds since the snapshot in force was loaded.', () => core.store.status().ageSeconds);
+  // The standard process_* and nodejs_* series (CPU, RSS, fds, event-loop lag, GC) stock dashboards expect.
+  collectDefaultMetrics({ register: metrics.prom });
+  attachStateMetrics(metrics, { store: core.store, templates: core.templates });
   attachTimelineMetrics(core.timeline, metrics);
-  // Region events sent: one timeline entry per MAC per batch the region accepted.
-  core.region?.events.onDelivered((batch) => {
-    const perMac = new Map<string, string[]>();
-    for (const e of batch) if (e.mac) perMac.set(e.mac, [...(perMac.get(e.mac) ?? []), e.kind]);
-    for (const [mac, kinds] of perMac) {
-      const parsed = tryParseMac(mac);
-      if (parsed) core.timeline.record(parsed, { at: Date.now(), stage: 'region-event', via: 'region', detail: `sent ${kinds.join(', ')}`.slice(0, 120), outcome: 'ok' });
-    }
-  });
-  metrics.gauge('edgeboot_template_errors', 'Templates that failed to compile (serving their last good version).', () => core.templates.errors().length);
+  if (core.region) recordRegionDeliveriesOnTimeline((fn) => core.region!.events.onDelivered(fn), core.timeline);
   let addresses = listAddresses();
   const addressTimer = setInterval(() => {
     addresses = listAddresses();
@@ -147,7 +116,6 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     return addresses;
   };
 
-  let draining = false;
   const openFiles = new OpenFiles();
   const inUse = (dir: string) => {
     if (openFiles.inUseUnder(dir)) return true;
@@ -178,80 +146,58 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
         }),
       ),
     health: () => ({ templateErrors: core.templates.errors(), inventoryError: core.inventory.lastError ?? null, ...regionSide.health() }),
-    draining: () => draining,
+    draining: () => http.draining,
   });
-  const http = await new Promise<Server>((resolve, reject) => {
-    // Express 5 calls the listen callback with the error too (e.g. EADDRINUSE).
-    const s = app.listen(config.http.port, config.http.listen, (err?: Error) => (err ? reject(err) : resolve(s)));
-  });
-  http.keepAliveTimeout = 5_000;
-  http.headersTimeout = 10_000;
-  http.requestTimeout = 30_000;
-  const httpPort = (http.address() as AddressInfo).port;
-  core.boot.setHttpPort(httpPort);
-  log.info({ port: httpPort, listen: config.http.listen, nodes: core.store.status().nodes }, 'http listening');
+  const http = new HttpService(app, { port: config.http.port, listen: config.http.listen, log });
+  const tftp = config.tftp.enabled ? tftpServiceFromConfig(config, { boot: core.boot, log: log.child({ part: 'tftp' }), metrics, openFiles }) : undefined;
 
-  // Each edge adds its service here (one line each); they start in order and stop in reverse.
-  const services: Service[] = [];
-  if (config.tftp.enabled) services.push(tftpServiceFromConfig(config, { boot: core.boot, log: log.child({ part: 'tftp' }), metrics, openFiles }));
-  services.push(
-    // proxyDHCP needs an address as soon as its interface gets carrier (listed at most once a second).
-    ...dhcpServicesFromConfig(config, { leases: core.leases, discoveries: core.discoveries, nodes: core.store, addresses: freshAddresses, httpPort, log, metrics }),
-  );
-  services.push(...regionSide.services);
-  const started: Service[] = [];
+  // Services start in order (HTTP first: the others need its port) and stop together, each within the grace period.
+  const running: Service[] = [];
+  const stopAll = (graceMs: number) => Promise.all([...running].reverse().map((s) => s.stop(graceMs)));
+  const closeFeeds = async () => {
+    await core.inventory.stop();
+    await core.templateFiles.close();
+  };
   try {
-    for (const s of services) {
+    await http.start();
+    running.push(http);
+    core.boot.setHttpPort(http.port);
+    log.info({ port: http.port, listen: config.http.listen, nodes: core.store.status().nodes }, 'http listening');
+    const edges: Service[] = [
+      ...(tftp ? [tftp] : []),
+      // proxyDHCP needs an address as soon as its interface gets carrier (listed at most once a second).
+      ...dhcpServicesFromConfig(config, { leases: core.leases, discoveries: core.discoveries, nodes: core.store, addresses: freshAddresses, httpPort: http.port, log, metrics }),
+      ...regionSide.services,
+    ];
+    for (const s of edges) {
       await s.start();
-      started.push(s);
+      running.push(s);
     }
   } catch (err) {
     // A service that cannot start (e.g. TFTP cannot bind) must stop the whole appliance, so systemd sees it.
-    await Promise.all(started.map((s) => s.stop(1000).catch(() => undefined)));
-    http.closeAllConnections();
-    await new Promise<void>((resolve) => http.close(() => resolve()));
-    await core.inventory.stop();
-    await core.templateFiles.close();
+    clearInterval(addressTimer);
+    await stopAll(1000).catch(() => undefined);
+    await closeFeeds();
     throw err;
   }
 
   return {
-    config,
-    ...core,
+    httpPort: http.port,
+    ...(tftp && { tftp }),
+    store: core.store,
+    timeline: core.timeline,
+    leases: core.leases,
+    discoveries: core.discoveries,
     metrics,
-    http,
-    httpPort,
-    services,
-    addresses: () => addresses,
     async reload() {
-      await Promise.all([core.inventory.reload(), core.templateFiles.loadAll(), ...services.map((s) => s.reload?.())]);
+      await Promise.all([core.inventory.reload(), core.templateFiles.loadAll(), ...running.map((s) => s.reload?.())]);
       addresses = listAddresses();
       log.info('reloaded inventory and templates');
     },
     async stop(graceMs = 10_000) {
       clearInterval(addressTimer);
-      draining = true;
-      // HTTP stops taking connections at once and drains under the same grace period as TFTP (not after it).
-      const httpDrained = new Promise<void>((resolve) => {
-        // Connections that fall idle after their last response are closed too, so none starts a new transfer.
-        const idle = setInterval(() => http.closeIdleConnections(), 200);
-        const timer = setTimeout(() => {
-          clearInterval(idle);
-          http.closeAllConnections();
-          resolve();
-        }, graceMs);
-        timer.unref();
-        http.close(() => {
-          clearTimeout(timer);
-          clearInterval(idle);
-          resolve();
-        });
-        http.closeIdleConnections();
-      });
-      await Promise.all([...services].reverse().map((s) => s.stop(graceMs)));
-      await httpDrained;
-      await core.inventory.stop();
-      await core.templateFiles.close();
+      await stopAll(graceMs);
+      await closeFeeds();
     },
   };
 }

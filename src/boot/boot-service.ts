@@ -11,11 +11,10 @@ import type { RenderResult, Renderer } from '../render/renderer.js';
 import { isAnswerKind, type ServerEndpoint } from '../render/view-model.js';
 import { hexOfIpv4, parseVirtualPath } from '../render/virtual-path.js';
 import type { BootEvent, BootTimeline } from '../observe/timeline.js';
-import { type BootEventSink, bootEventForFile } from '../sync/boot-events.js';
-import type { DiscoveryLog } from '../sync/discoveries.js';
-import type { LeaseBook } from '../sync/lease-book.js';
-import type { NodeSource } from '../sync/node-source.js';
-import type { NodeStore } from '../sync/node-store.js';
+import { type BootEventSink, bootEventForFile } from '../observe/boot-milestones.js';
+import type { DiscoveryLog } from '../observe/discoveries.js';
+import type { LeaseBook } from '../observe/lease-book.js';
+import type { NodeSource, NodeStore } from '../sync/nodes/index.js';
 
 /** Who is asking and through which local address: the facts every render needs. */
 export interface BootRequest {

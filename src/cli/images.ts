@@ -2,13 +2,12 @@ import { type Config, loadConfig } from '../config/config.js';
 import { EdgebootError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import type { BootSelection } from '../core/node.js';
-import { type ImageProgress, listImages, syncImages } from '../sync/image-sync.js';
-import { loadInventory } from '../sync/inventory-source.js';
-import { NodeStore } from '../sync/node-store.js';
-import type { RegionClient } from '../sync/region-client.js';
-import { regionClientFromConfig } from '../sync/region-from-config.js';
-import { RegionSource } from '../sync/region-source.js';
-import { selectionKey } from '../sync/snapshot-schema.js';
+import { type ImageProgress, listImages, syncImages } from '../sync/images/index.js';
+import { loadInventory } from '../sync/inventory/index.js';
+import { NodeStore } from '../sync/nodes/index.js';
+import { type RegionClient, RegionSource } from '../sync/region/index.js';
+import { regionClientFromConfig } from '../sync/index.js';
+import { selectionKey } from '../contract/index.js';
 
 function mib(n: number): string {
   return `${(n / 1048576).toFixed(1)} MiB`;

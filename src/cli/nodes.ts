@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { loadConfig } from '../config/config.js';
 import { EdgebootError } from '../core/errors.js';
 import { printable } from '../core/mac.js';
-import { RegionClient } from '../sync/region-client.js';
+import { RegionClient } from '../sync/region/index.js';
 
 interface NodeRow {
   system_id: string;

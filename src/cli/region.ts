@@ -1,6 +1,6 @@
 import { EdgebootError, messageOf } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
-import { RegionServer } from '../sync/region-server/region-server.js';
+import { RegionServer } from '../region-server/index.js';
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { EdgebootError, messageOf } from '../core/errors.js';
-import { formatPath } from '../sync/snapshot-schema.js';
+import { formatPath } from '../contract/index.js';
 
 /** Default config path (the Debian conffile). */
 export const DEFAULT_CONFIG_PATH = '/etc/edgeboot/edgeboot.yaml';

@@ -82,7 +82,7 @@ export class ProxyDhcp implements Service {
 
   constructor(options: ProxyDhcpOptions) {
     this.#o = options;
-    this.#packets = options.metrics?.counter('edgeboot_proxydhcp_packets_total', 'proxyDHCP datagrams by port and outcome.');
+    this.#packets = options.metrics?.counter('edgeboot_proxydhcp_packets_total', 'proxyDHCP datagrams by port and outcome.', ['port', 'outcome']);
   }
 
   /** The bound ports (useful when 0 was asked for). */

@@ -14,7 +14,7 @@ import type { LoaderChoice, LoaderFile } from '../observe/explain.js';
 import { classifyMiss, missDetail } from '../observe/not-found.js';
 import type { BootTimeline } from '../observe/timeline.js';
 import type { Renderer } from '../render/renderer.js';
-import type { NodeStore } from '../sync/node-store.js';
+import type { NodeStore } from '../sync/nodes/index.js';
 import { errorHandler, sendSentence } from './errors.js';
 import { type HttpMetrics, httpMetrics } from './http-metrics.js';
 import { requestLogger } from './request-log.js';
@@ -157,8 +157,8 @@ export function createHttpApp(o: HttpAppOptions): Express {
 
   app.get(
     '/metrics',
-    route('metrics', (_req, res) => {
-      res.type('text/plain; version=0.0.4').send(o.metrics.expose());
+    route('metrics', async (_req, res) => {
+      res.type('text/plain; version=0.0.4').send(await o.metrics.expose());
     }),
   );
 

@@ -4,7 +4,7 @@ import { explainMac, type LoaderChoice, type LoaderFile } from '../observe/expla
 import { eventJson, summarise, summariseMac } from '../observe/node-summary.js';
 import type { Renderer } from '../render/renderer.js';
 import type { BootTimeline } from '../observe/timeline.js';
-import type { NodeStore } from '../sync/node-store.js';
+import type { NodeStore } from '../sync/nodes/index.js';
 import { route } from './route.js';
 import { renderNodePage, renderStatusPage } from './status-page.js';
 

@@ -4,14 +4,14 @@ import type { BootTimeline } from './timeline.js';
 
 /** Boot metrics fed by the timeline: boots by purpose/outcome, DHCP→answer time, bytes by class, stuck nodes. */
 export function attachTimelineMetrics(timeline: BootTimeline, registry: MetricsRegistry): void {
-  const boots = registry.counter('edgeboot_boots_total', 'Boot scripts served, by purpose and outcome.');
+  const boots = registry.counter('edgeboot_boots_total', 'Boot scripts served, by purpose and outcome.', ['purpose', 'outcome']);
   const toAnswer = registry.histogram('edgeboot_boot_to_answer_seconds', 'Time from the first DHCP lease (or first fetch) of a boot to its answer file.', [
     5, 10, 20, 30, 60, 120, 300, 600,
   ]);
-  const bytes = registry.counter('edgeboot_served_bytes_total', 'Bytes served, by protocol and file class.');
-  const chains = registry.counter('edgeboot_boot_chains_total', 'Boots that reached their kernel, by the loader chain they took, e.g. shim > grub > grub config > kernel.');
-  const missing = registry.counter('edgeboot_files_not_found_total', 'Requests for files that do not exist (expected probes excluded), by protocol and file class.');
-  const refused = registry.counter('edgeboot_boot_answers_refused_total', 'Answer files refused during boots, by reason.');
+  const bytes = registry.counter('edgeboot_served_bytes_total', 'Bytes served, by protocol and file class.', ['proto', 'class']);
+  const chains = registry.counter('edgeboot_boot_chains_total', 'Boots that reached their kernel, by the loader chain they took, e.g. shim > grub > grub config > kernel.', ['chain']);
+  const missing = registry.counter('edgeboot_files_not_found_total', 'Requests for files that do not exist (expected probes excluded), by protocol and file class.', ['proto', 'class']);
+  const refused = registry.counter('edgeboot_boot_answers_refused_total', 'Answer files refused during boots, by reason.', ['reason']);
   registry.gauge('edgeboot_stuck_nodes', 'Nodes whose boot is flagged stuck.', () => {
     const now = Date.now();
     let n = 0;

@@ -90,7 +90,7 @@ for _ in $(seq 20); do
     p=${p%/stat}
     rest=$(sed 's/.*) //' "$stat" 2>/dev/null) || continue
     [ "$(echo "$rest" | cut -d' ' -f2)" = "$pid" ] || continue
-    tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q 'dist/src/sync/region-worker\.js' || continue
+    tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q 'dist/src/sync/region/helper/region-worker\.js' || continue
     helper=$p
     nice=$(echo "$rest" | cut -d' ' -f17)
     policy=$(echo "$rest" | cut -d' ' -f39)

@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { CapabilitySigner } from '../../../src/core/capability.js';
+import { parseMac } from '../../../src/core/mac.js';
+
+const mac = parseMac('52:54:00:00:00:01');
+const key = Buffer.alloc(32, 9);
+
+function signer(nowMs: number, bindIp = true) {
+  return new CapabilitySigner({ key, ttlSeconds: 7200, bindIp, now: () => nowMs });
+}
+
+describe('CapabilitySigner', () => {
+  const t0 = 1_700_000_000_000;
+  const token = signer(t0).sign(mac, '10.0.0.5');
+
+  it('accepts its own token from the bound IP', () => {
+    expect(signer(t0 + 1000).verify(mac, token, '10.0.0.5')).toBeUndefined();
+  });
+
+  it('accepts the IPv4-mapped form of the bound IP', () => {
+    expect(signer(t0).verify(mac, token, '::ffff:10.0.0.5')).toBeUndefined();
+  });
+
+  it('refuses another IP', () => {
+    expect(signer(t0).verify(mac, token, '10.0.0.6')).toBe('wrong-ip');
+  });
+
+  it('accepts an IP the DHCP hook leased to the same MAC', () => {
+    expect(signer(t0).verify(mac, token, '10.0.0.77', ['10.0.0.77'])).toBeUndefined();
+  });
+
+  it('refuses it after expiry', () => {
+    expect(signer(t0 + 7201_000).verify(mac, token, '10.0.0.5')).toBe('expired');
+  });
+
+  it('refuses the token for another MAC', () => {
+    expect(signer(t0).verify(parseMac('52:54:00:00:00:02'), token, '10.0.0.5')).toBe('bad-signature');
+  });
+
+  it('refuses a token signed with another key', () => {
+    const other = new CapabilitySigner({ key: Buffer.alloc(32, 1), ttlSeconds: 7200, bindIp: true, now: () => t0 });
+    expect(signer(t0).verify(mac, other.sign(mac, '10.0.0.5'), '10.0.0.5')).toBe('bad-signature');
+  });
+
+  it('refuses a token whose expiry was edited', () => {
+    const [, ip, sig] = token.split('.');
+    const forged = `${(Math.floor(t0 / 1000) + 999_999).toString(36)}.${ip}.${sig}`;
+    expect(signer(t0).verify(mac, forged, '10.0.0.5')).toBe('bad-signature');
+  });
+
+  it('refuses a token whose bound IP was edited', () => {
+    const [exp, , sig] = token.split('.');
+    const forged = `${exp}.${Buffer.from('10.0.0.6').toString('base64url')}.${sig}`;
+    expect(signer(t0).verify(mac, forged, '10.0.0.6')).toBe('bad-signature');
+  });
+
+  it('refuses garbage', () => {
+    for (const g of ['', 'a.b', 'x'.repeat(500), '../../etc', `${token}x`]) {
+      expect(signer(t0).verify(mac, g, '10.0.0.5')).toMatch(/malformed|bad-signature/);
+    }
+  });
+
+  it('relaxed binding accepts any IP until expiry', () => {
+    const relaxed = signer(t0, false);
+    const t = relaxed.sign(mac, '10.0.0.5');
+    expect(relaxed.verify(mac, t, '192.0.2.1')).toBeUndefined();
+    expect(signer(t0 + 7201_000, false).verify(mac, t, '192.0.2.1')).toBe('expired');
+  });
+
+  it('a relaxed token is refused once binding is back on', () => {
+    const t = signer(t0, false).sign(mac, '10.0.0.5');
+    expect(signer(t0).verify(mac, t, '10.0.0.5')).toBe('wrong-ip');
+  });
+
+  it('refuses a key shorter than 32 bytes', () => {
+    expect(() => new CapabilitySigner({ key: Buffer.alloc(8), ttlSeconds: 1, bindIp: true })).toThrow(/32 bytes/);
+  });
+});
