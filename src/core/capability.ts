@@ -61,8 +61,11 @@ export class CapabilitySigner {
     if (!m) return 'malformed';
     const exp = Number.parseInt(m[1]!, 36);
     const ip = Buffer.from(m[2]!, 'base64url').toString();
-    const given = Buffer.from(m[3]!, 'base64url');
-    const want = this.#mac(mac, exp, ip);
+    // Only the canonical spelling is accepted: base64url's last character carries padding bits, and a URL
+    // that differs from the issued one in them must not verify too.
+    if (Buffer.from(ip).toString('base64url') !== m[2]) return 'malformed';
+    const given = Buffer.from(m[3]!, 'ascii');
+    const want = Buffer.from(this.#mac(mac, exp, ip).toString('base64url'), 'ascii');
     if (given.length !== want.length || !timingSafeEqual(given, want)) return 'bad-signature';
     if (this.#now() > exp) return 'expired';
     if (!this.#o.bindIp) return undefined;

@@ -54,6 +54,18 @@ describe('CapabilitySigner', () => {
     expect(signer(t0).verify(mac, forged, '10.0.0.6')).toBe('bad-signature');
   });
 
+  it('refuses a token spelled differently in base64url padding bits (same bytes, not the issued URL)', () => {
+    const [exp, ip, sig] = token.split('.') as [string, string, string];
+    // The last character of a 32-byte (43 characters) and of an 8-byte ('10.0.0.5', 11 characters) base64url
+    // value carries two padding bits: flipping the lowest one keeps the decoded bytes.
+    const b64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const twin = (s: string) => s.slice(0, -1) + b64[b64.indexOf(s.at(-1)!) ^ 1]!;
+    expect(Buffer.from(twin(sig), 'base64url').equals(Buffer.from(sig, 'base64url'))).toBe(true);
+    expect(signer(t0).verify(mac, `${exp}.${ip}.${twin(sig)}`, '10.0.0.5')).toBe('bad-signature');
+    expect(Buffer.from(twin(ip), 'base64url').equals(Buffer.from(ip, 'base64url'))).toBe(true);
+    expect(signer(t0).verify(mac, `${exp}.${twin(ip)}.${sig}`, '10.0.0.5')).toBe('malformed');
+  });
+
   it('refuses garbage', () => {
     for (const g of ['', 'a.b', 'x'.repeat(500), '../../etc', `${token}x`]) {
       expect(signer(t0).verify(mac, g, '10.0.0.5')).toMatch(/malformed|bad-signature/);
