@@ -157,7 +157,11 @@ describe('a plain-PXE first stage: undionly.kpxe by TFTP, then boot.ipxe over HT
     if (entries.length !== 1) throw new Error(await failure(`boot.ipxe was fetched ${entries.length} times`));
     console.log(`http: ${JSON.stringify(entries[0])}`);
     const acks = jsonLines(await relayLog()).filter((e) => e.dir === 'to-client' && e.type === 'ack');
-    expect(acks[1]?.file).toBe(edgeboot.bootIpxeUrl);
+    // The relay's log can show one ACK twice in a row (seen since the lab bridge got a veth port); what counts
+    // is the sequence of file names the client was given: the first stage's, then the chainloaded iPXE's.
+    const files = acks.map((e) => e.file).filter((f, i, all) => i === 0 || f !== all[i - 1]);
+    expect(files[0]).toBe('undionly.kpxe');
+    expect(files[1]).toBe(edgeboot.bootIpxeUrl);
   });
 
   it('boots to this node\'s installer answer file', async () => {
