@@ -9,6 +9,7 @@ import { KEA_RUN_SCRIPT_LIB, generateKea } from '../dhcp-hooks/gen-kea.js';
 import { DEFAULT_LEASE_SECRET_FILE, DEFAULT_LEASE_SOCKET } from '../dhcp-hooks/lease-report.js';
 import { chooseNextServer } from '../dhcp-hooks/next-server.js';
 import { resolveBootFile } from '../files/boot-files.js';
+import { DEFAULT_ARM64_LOADER } from '../files/loader-present.js';
 import { listAddresses } from '../net/interfaces.js';
 
 /** The DHCP servers edgeboot writes configuration for. */
@@ -34,7 +35,7 @@ export async function runDhcpConfig(v: Record<string, unknown>, configPath: stri
     { explicit: str(v['server-address']) ?? configured, iface: str(v.interface), subnet: str(v.subnet) },
     listAddresses(),
   );
-  const candidates = [config.dhcp.bios_loader, config.dhcp.uefi_loader, config.dhcp.arm64_loader, 'shimx64.efi', 'shimaa64.efi'];
+  const candidates = [config.dhcp.bios_loader, config.dhcp.uefi_loader, config.dhcp.arm64_loader ?? DEFAULT_ARM64_LOADER, 'shimx64.efi', 'shimaa64.efi'];
   const present = new Set<string>();
   for (const name of candidates) {
     if (!name) continue;
