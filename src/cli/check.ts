@@ -56,7 +56,10 @@ export async function runCheck(configPath: string): Promise<number> {
   for (const name of ARM64_LOADERS) {
     const r = await describeLoader(name, { root: config.boot_root, loaderDirs: config.loader_dirs });
     if (r.path) notes.push(`loader ${name}: ${r.path}`);
-    else notes.push(`loader ${name}: not installed: arm64 clients (architectures 11 and 19) get no boot file; run "edgeboot loaders fetch --arch arm64"`);
+    else {
+      const who = name.startsWith('shim') ? 'with dhcp.secure_boot, arm64 clients' : 'arm64 clients';
+      notes.push(`loader ${name}: not installed: ${who} (architectures 11 and 19) get no boot file; run "edgeboot loaders fetch --arch arm64"`);
+    }
   }
   for (const n of notes) process.stdout.write(`ok    ${n}\n`);
   for (const p of problems) process.stdout.write(`FAIL  ${p}\n`);
