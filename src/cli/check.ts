@@ -9,6 +9,8 @@ import { KINDS, PURPOSES } from '../render/kinds.js';
 
 const REQUIRED_LOADERS = ['undionly.kpxe', 'snponly.efi'];
 const OPTIONAL_LOADERS = ['ipxe.efi', 'pxelinux.0', 'ldlinux.c32', 'shimx64.efi', 'bootx64.efi', 'mmx64.efi', 'grubx64.efi'];
+/** arm64 loaders: on an amd64 appliance only `edgeboot loaders fetch --arch arm64` installs them. */
+const ARM64_LOADERS = ['grubaa64.efi', 'shimaa64.efi'];
 const IPXE_PURPOSES = PURPOSES;
 
 /** `edgeboot check`: report every problem with config, templates, inventory and loaders; 1 if any. */
@@ -50,6 +52,14 @@ export async function runCheck(configPath: string): Promise<number> {
     if (r.path) notes.push(`loader ${name}: ${r.path}${ignored}`);
     else if (REQUIRED_LOADERS.includes(name)) problems.push(`loader ${name} not found (install Debian's ipxe package)`);
     else notes.push(`loader ${name}: not installed (optional): ${r.note}${ignored}`);
+  }
+  for (const name of ARM64_LOADERS) {
+    const r = await describeLoader(name, { root: config.boot_root, loaderDirs: config.loader_dirs });
+    if (r.path) notes.push(`loader ${name}: ${r.path}`);
+    else {
+      const who = name.startsWith('shim') ? 'with dhcp.secure_boot, arm64 clients' : 'arm64 clients';
+      notes.push(`loader ${name}: not installed: ${who} (architectures 11 and 19) get no boot file; run "edgeboot loaders fetch --arch arm64"`);
+    }
   }
   for (const n of notes) process.stdout.write(`ok    ${n}\n`);
   for (const p of problems) process.stdout.write(`FAIL  ${p}\n`);

@@ -140,6 +140,14 @@ const VERBS: Record<string, Verb> = {
     options: { ...common, json: { type: 'boolean' } },
     run: async (v, c, p) => (await import('./images.js')).runImages(v, c, p),
   },
+  loaders: {
+    summary: 'fetch signed boot loaders of another architecture (arm64) through apt, signatures checked',
+    usage:
+      'edgeboot loaders fetch --arch arm64 [--dest DIR] [--suite SUITE] [--mirror URL]\n\nDownloads grub-efi-arm64-signed and shim-signed for ARCH with a private apt configuration (the host\'s dpkg\narchitectures are not changed; apt refuses unsigned or badly signed indexes), unpacks only the loaders into\nDIR/ARCH (default /var/lib/edgeboot/loaders/ARCH, one of the default loader_dirs) and prints what it installed.\nSUITE and URL default to the host\'s Debian release and mirror.',
+    options: { ...common, arch: { type: 'string' }, dest: { type: 'string' }, suite: { type: 'string' }, mirror: { type: 'string' } },
+    positionals: true,
+    run: async (v, _c, p) => (await import('./loaders.js')).runLoaders(v, p),
+  },
 };
 
 function version(): string {

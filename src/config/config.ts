@@ -139,6 +139,8 @@ export const DEBIAN_LOADER_DIRS = [
   '/usr/lib/shim',
   '/usr/lib/grub/x86_64-efi-signed',
   '/usr/lib/grub/arm64-efi-signed',
+  // Where `edgeboot loaders fetch --arch arm64` unpacks arm64 loaders on an amd64 appliance.
+  '/var/lib/edgeboot/loaders/arm64',
 ];
 
 function leafPaths(s: z.ZodType, prefix: string[] = []): string[][] {

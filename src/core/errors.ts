@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'E_IMAGE'
   | 'E_DHCP_PACKET'
   | 'E_DHCP'
+  | 'E_LOADERS'
   | 'E_INTERNAL';
 
 /** The one base class of edgeboot errors: a stable `code`, a message that names what and where, never a secret. */

@@ -89,7 +89,7 @@ export function planBoot(input: PlanInput): BootPlan {
       { name: 'http-arm64', match: { kind: 'arch', arches: ARM64_HTTP_ARCHES }, filename: `${httpBase}/${arm64}`, httpClient: true },
     );
   } else {
-    const why = arm64 ? `${arm64} is not installed` : 'no arm64 loader is configured (dhcp.arm64_loader)';
+    const why = arm64 ? `${arm64} is not installed (run "edgeboot loaders fetch --arch arm64")` : 'no arm64 loader is configured (dhcp.arm64_loader)';
     notes.push(`Client architectures 11 and 19 (arm64 UEFI) get no boot file: ${why}.`);
   }
   if (input.secureBoot) notes.push('Secure Boot: UEFI clients get shim, which loads grubx64.efi / grubaa64.efi from the same server.');

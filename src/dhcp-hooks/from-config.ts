@@ -5,6 +5,7 @@ import { hasCode } from '../core/errors.js';
 import type { MacAddress } from '../core/mac.js';
 import type { MetricsRegistry } from '../core/metrics.js';
 import type { Node } from '../core/node.js';
+import { DEFAULT_ARM64_LOADER, loaderInstalled } from '../files/loader-present.js';
 import type { Service } from '../core/service.js';
 import type { LocalAddress } from '../net/interfaces.js';
 import type { DiscoveryLog } from '../observe/discoveries.js';
@@ -31,8 +32,10 @@ export function planInputFromConfig(config: Config, serverAddress: string, httpP
     httpPort,
     bios: d.bios_loader,
     uefi: d.uefi_loader,
-    arm64Loader: d.arm64_loader,
+    // arm64 clients get Debian's signed GRUB by default once `edgeboot loaders fetch --arch arm64` installed it.
+    arm64Loader: d.arm64_loader ?? DEFAULT_ARM64_LOADER,
     secureBoot: d.secure_boot,
+    installed: (name) => loaderInstalled(name, { root: config.boot_root, loaderDirs: config.loader_dirs }),
   };
 }
 

@@ -1,6 +1,7 @@
 import { EdgebootError } from '../core/errors.js';
-import { isIpv4, sameSubnet } from '../core/ip.js';
+import { ipv4ToNumber, isIpv4, sameSubnet } from '../core/ip.js';
 import type { LocalAddress } from '../net/interfaces.js';
+import type { RouteToAddress } from '../net/route-source.js';
 import { checkServerAddress } from './boot-plan.js';
 
 /** How the operator pointed at the clients' network. */
@@ -20,16 +21,26 @@ export function parseCidr(cidr: string): { network: string; prefix: number } {
   return { network: m[1]!, prefix: Number(m[2]) };
 }
 
+/** The address a route lookup for a subnet asks about: its first host (the network itself for /31 and /32). */
+export function subnetProbe(cidr: string): string {
+  const { network, prefix } = parseCidr(cidr);
+  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  const base = (ipv4ToNumber(network) & mask) >>> 0;
+  const n = prefix >= 31 ? base : base + 1;
+  return [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
+}
+
 function describe(list: LocalAddress[]): string {
   return list.map((a) => `${a.iface} ${a.address}/${a.prefix}`).join(', ') || 'none';
 }
 
 /**
  * edgeboot's address as clients on the chosen network see it: explicit, else the IPv4 address on the
- * interface, else the local address inside the subnet, else the only non-loopback IPv4 address.
+ * interface, else the local address inside the subnet, else (a relayed subnet, with no local address in it) the
+ * source address of the route to it, else the only non-loopback IPv4 address.
  * Never 0.0.0.0 or loopback; an ambiguous or empty choice is an error that lists the candidates.
  */
-export function chooseNextServer(q: NextServerQuery, addresses: LocalAddress[]): string {
+export function chooseNextServer(q: NextServerQuery, addresses: LocalAddress[], route?: (address: string) => RouteToAddress | undefined): string {
   if (q.explicit) return checkServerAddress(q.explicit);
   const v4 = addresses.filter((a) => a.family === 'IPv4' && !a.internal);
   let pool = v4;
@@ -40,6 +51,13 @@ export function chooseNextServer(q: NextServerQuery, addresses: LocalAddress[]):
   if (q.subnet) {
     const { network, prefix } = parseCidr(q.subnet);
     pool = pool.filter((a) => sameSubnet(a.address, network, prefix));
+    if (!pool.length && route) {
+      // The relay case: clients behind a DHCP relay reach edgeboot at the address its route to them leaves from.
+      const r = route(subnetProbe(q.subnet));
+      const local = r && v4.find((a) => a.address === r.src);
+      if (local) pool = [local];
+      else throw new EdgebootError('E_DHCP', `no local IPv4 address lies in ${q.subnet} and no route leads there from one (${r ? `route source ${r.src}` : 'no route'}); candidates: ${describe(v4)}`);
+    }
     if (!pool.length) throw new EdgebootError('E_DHCP', `no local IPv4 address lies in ${q.subnet}; candidates: ${describe(v4)}`);
   }
   if (pool.length > 1) {

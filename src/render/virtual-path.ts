@@ -11,7 +11,8 @@ export type VirtualFile =
 
 /**
  * Classify a requested path (TFTP file name or HTTP path without the leading slash):
- * `boot.ipxe`, `pxelinux.cfg/01-<mac>|<uuid>|<HEX IP prefix>|default`, `grub/grub.cfg-<mac>|grub.cfg`
+ * `boot.ipxe`, `pxelinux.cfg/01-<mac>|<uuid>|<HEX IP prefix>|default`, `grub/grub.cfg-<mac>|grub.cfg`,
+ * `grub/arm64-efi/grub.cfg` and `grub/x86_64-efi/grub.cfg`
  * (the last hands GRUB over to its per-MAC file).
  * Returns undefined for ordinary files. Leading directories before `pxelinux.cfg/` and `grub/` are
  * ignored because firmware prefixes them with the loader's own path.
@@ -30,6 +31,8 @@ export function parseVirtualPath(name: string): VirtualFile | undefined {
     if (/^[0-9A-F]{1,8}$/.test(leaf)) return { type: 'node', kind: 'pxelinux', hexIp: leaf };
     return undefined;
   }
+  // Debian's signed network GRUB first tries `$prefix/<platform>/grub.cfg` (`arm64-efi`, `x86_64-efi`): the same entry.
+  if (/(?:^|\/)grub\/(?:arm64|x86_64)-efi\/grub\.cfg$/.test(path)) return { type: 'grub-entry' };
   const grub = /(?:^|\/)grub\/grub\.cfg(?:-([^/]+))?$/.exec(path);
   if (grub) {
     if (grub[1] === undefined) return { type: 'grub-entry' };
