@@ -1,5 +1,5 @@
 import { EdgebootError } from '../core/errors.js';
-import { FOREIGN_LOADER_ROOT, fetchForeignLoaders, hostMirror, hostSuite } from '../loaders/foreign-loaders.js';
+import { FOREIGN_LOADER_ROOT, fetchForeignLoaders, hostMirror, hostSuite } from '../files/foreign-loaders.js';
 
 function str(v: unknown): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined;

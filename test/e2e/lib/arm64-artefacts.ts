@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, copyFile, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { hostMirror, hostSuite, privateApt } from '../../../src/loaders/foreign-loaders.js';
+import { hostMirror, hostSuite, privateApt } from '../../../src/files/foreign-loaders.js';
 import type { BootArtefacts } from './artefacts.js';
 import { GUEST_INIT, GUEST_MODULES, UDHCPC_SCRIPT } from './guest-init.js';
 import { cacheRoot } from './paths.js';

@@ -2,11 +2,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/config.js';
-import { type PlanInput, chooseRule, planBoot } from '../../src/dhcp-hooks/boot-plan.js';
-import type { ClientFacts } from '../../src/dhcp-hooks/client-facts.js';
-import { planInputFromConfig } from '../../src/dhcp-hooks/from-config.js';
-import { DEFAULT_ARM64_LOADER, loaderInstalled } from '../../src/files/loader-present.js';
+import { loadConfig } from '../../../src/config/config.js';
+import { type PlanInput, chooseRule, planBoot } from '../../../src/dhcp-hooks/boot-plan.js';
+import type { ClientFacts } from '../../../src/dhcp-hooks/client-facts.js';
+import { planInputFromConfig } from '../../../src/dhcp-hooks/from-config.js';
+import { DEFAULT_ARM64_LOADER, loaderInstalled } from '../../../src/files/loader-present.js';
 
 // The arch → loader table as the DHCP generators and proxyDHCP answer it, with and without the arm64 loaders
 // that `edgeboot loaders fetch --arch arm64` installs.

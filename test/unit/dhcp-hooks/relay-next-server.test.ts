@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { chooseNextServer, subnetProbe } from '../../src/dhcp-hooks/next-server.js';
-import type { LocalAddress } from '../../src/net/interfaces.js';
-import { parseRouteGet } from '../../src/net/route-source.js';
+import { chooseNextServer, subnetProbe } from '../../../src/dhcp-hooks/next-server.js';
+import type { LocalAddress } from '../../../src/net/interfaces.js';
+import { parseRouteGet } from '../../../src/net/route-source.js';
 
 // `dhcp-config --subnet` for a relayed subnet: no local address lies in it, so the route to it names edgeboot's address.
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // `edgeboot dhcp-config --subnet <remote>` in a namespace whose only way to the remote subnet is a route through a
 // relay router: it names edgeboot's address from the kernel's routing table, and the snippet passes dnsmasq --test.
 
-const cli = resolve(import.meta.dirname, '../../dist/src/cli/edgeboot.js');
+const cli = resolve(import.meta.dirname, '../../../dist/src/cli/edgeboot.js');
 const ns = `eb15relay-${randomBytes(3).toString('hex')}`;
 let dir: string;
 let cfg: string;

@@ -5,13 +5,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fetchForeignLoaders, hostMirror, hostSuite } from '../../src/loaders/foreign-loaders.js';
+import { fetchForeignLoaders, hostMirror, hostSuite } from '../../../src/files/foreign-loaders.js';
 
 // `edgeboot loaders fetch --arch arm64` really downloads Debian's signed arm64 loaders through apt on this amd64
 // machine, and apt's signature verification is on: a tampered or unsigned index is refused and nothing installed.
 
 const execFileAsync = promisify(execFile);
-const cli = resolve(import.meta.dirname, '../../dist/src/cli/edgeboot.js');
+const cli = resolve(import.meta.dirname, '../../../dist/src/cli/edgeboot.js');
 const work = mkdtempSync(join(tmpdir(), 'edgeboot-fetch-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
