@@ -7,27 +7,25 @@ import { type EdgebootRun, startEdgeboot } from './lib/edgeboot.js';
 import { type Lab, createLab } from './lib/lab.js';
 import { FIRMWARE, REPO_ROOT } from './lib/paths.js';
 import { type ManagedProcess, requireRoot, requireTools } from './lib/process.js';
-import { qemuArgs } from './lib/qemu.js';
+import { type Firmware, qemuArgs } from './lib/qemu.js';
 import { cleanSerial, describeLogs } from './lib/serial-log.js';
+import { ensureSignedLoaders } from './lib/signed-loaders.js';
 import { waitFor } from './lib/wait.js';
 
 // Debian's real netboot installer (debian-installer-12-netboot-amd64) booted from edgeboot through
-// SeaBIOS + iPXE: it must load the node's signed preseed URL and apply it. The evidence is the
+// SeaBIOS + iPXE, and through OVMF's own PXE stack + Debian's signed GRUB (bookworm) over edgeboot's TFTP: it must load the node's signed preseed URL and apply it. The evidence is the
 // installer's own syslog, sent over UDP (`log_host`/`log_port` on its kernel command line, from the
 // node's kernel_opts) to a listener in the namespace, plus the stand-in mirror it asks.
 //
 // EDGEBOOT_E2E_DI_PRESEED=<file> replaces the shipped preseed template with <file> (an operator
 // override layer): with a template that writes a broken preseed this test must fail.
 
-const SUBNET = '10.231.141';
 const LIMIT_SECONDS = 480;
 const DI = '/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64';
 const TOOLS = ['qemu-system-x86_64', 'dnsmasq', 'curl', 'ip', 'timeout'];
-const MAC = `52:54:00:d1:00:${randomBytes(1).toString('hex')}`;
 const HOST = 'di-node01';
 const SYSLOG_PORT = 5514;
 const MIRROR_PORT = 8080;
-const TAG = `di${randomBytes(3).toString('hex')}`;
 // How d-i's preseed component reports a bad preconfiguration file ("Error parsing preconfiguration file",
 // "Failed to retrieve the preconfiguration file", …); menu titles that merely name the file do not match.
 const PRESEED_ERROR = /\bpreseed(\[\d+\])?: .*(error|fail)|(error|fail(ed|ure)?)\b[^,]*preconfiguration file|couldn't parse/i;
@@ -40,7 +38,22 @@ function answered(all: string[], question: string): string | undefined {
   return lines.slice(i + 1, i + 4).map((l) => / debconf: <-- 0 ?(.*)$/.exec(l)?.[1]).find((v) => v !== undefined);
 }
 
-describe('the real Debian installer accepts the preseed edgeboot renders (BIOS iPXE)', () => {
+/** One way the installer reaches edgeboot: the firmware mode and the lab subnet it boots in. */
+interface InstallerCase {
+  title: string;
+  firmware: Extract<Firmware, 'bios' | 'uefi-native'>;
+  subnet: string;
+}
+
+const CASES: InstallerCase[] = [
+  { title: 'BIOS iPXE', firmware: 'bios', subnet: '10.231.141' },
+  { title: "UEFI: OVMF native PXE, Debian's signed GRUB over TFTP", firmware: 'uefi-native', subnet: '10.231.142' },
+];
+
+for (const c of CASES) describe(`the real Debian installer accepts the preseed edgeboot renders (${c.title})`, () => {
+  const SUBNET = c.subnet;
+  const MAC = `52:54:00:d1:00:${randomBytes(1).toString('hex')}`;
+  const TAG = `di${randomBytes(3).toString('hex')}`;
   let lab: Lab | undefined;
   let edgeboot: EdgebootRun | undefined;
   let dnsmasq: Dnsmasq | undefined;
@@ -75,7 +88,9 @@ describe('the real Debian installer accepts the preseed edgeboot renders (BIOS i
 
   beforeAll(async () => {
     requireRoot();
-    requireTools([...TOOLS, FIRMWARE.biosRom, `${DI}/linux`, `${DI}/initrd.gz`]);
+    requireTools([...TOOLS, c.firmware === 'bios' ? FIRMWARE.biosRom : FIRMWARE.ovmfCode, `${DI}/linux`, `${DI}/initrd.gz`]);
+    // UEFI: Debian's signed shim and GRUB (bookworm), unpacked from their .debs, are edgeboot's loaders.
+    const loaders = c.firmware === 'uefi-native' ? await ensureSignedLoaders('bookworm', (line) => console.log(line)) : undefined;
     lab = await createLab({ subnet: SUBNET });
     const ns = lab.ns;
     try {
@@ -97,13 +112,14 @@ describe('the real Debian installer accepts the preseed edgeboot renders (BIOS i
         await mkdir(join(dir, 'preseed'), { recursive: true });
         await copyFile(planted, join(dir, 'preseed/install_debian.eta'));
         templateDirs = [dir];
-        console.log(`installer e2e: preseed template replaced by ${planted}`);
+        console.log(`installer e2e (${c.title}): preseed template replaced by ${planted}`);
       }
       edgeboot = await startEdgeboot({
         ns,
         dir: lab.dir,
         bootRoot,
         templateDirs,
+        ...(loaders ? { tftpPort: 69, extraConfig: { loader_dirs: loaders.loaderDirs, dhcp: { lease_intake: false } } } : {}),
         inventory: {
           config: {
             debian_archive: `http://${ns.serverIp}:${MIRROR_PORT}/debian`,
@@ -132,13 +148,14 @@ describe('the real Debian installer accepts the preseed edgeboot renders (BIOS i
       dnsmasq = await startDnsmasq({
         ns,
         dir: lab.dir,
-        ipxeBootUrl: edgeboot.bootIpxeUrl,
+        // BIOS: iPXE gets the script URL; UEFI: OVMF's PXE stack gets GRUB's file name (never a URL, which d-i would take for a preseed).
+        ...(loaders ? {} : { ipxeBootUrl: edgeboot.bootIpxeUrl }),
         hosts: [{ mac: MAC, ip: `${SUBNET}.60` }],
-        extraArgs: [`--dhcp-option=option:dns-server,${ns.serverIp}`],
+        extraArgs: [`--dhcp-option=option:dns-server,${ns.serverIp}`, ...(loaders ? ['--dhcp-boot=grubx64.efi'] : [])],
       });
 
       serialFile = join(lab.dir, 'serial-di.log');
-      const args = await qemuArgs({ ns, dir: lab.dir, firmware: 'bios', mac: MAC, memoryMb: 1024 });
+      const args = await qemuArgs({ ns, dir: lab.dir, firmware: c.firmware, mac: MAC, memoryMb: 1024 });
       guest = ns.spawn('qemu-di', 'timeout', ['--kill-after=5', String(LIMIT_SECONDS), 'qemu-system-x86_64', ...args], serialFile);
       const started = Date.now();
       // Done when d-i asks the mirror, or reports a preseed problem, or qemu ends.
@@ -151,7 +168,7 @@ describe('the real Debian installer accepts the preseed edgeboot renders (BIOS i
       // A moment for the syslog lines that follow the request.
       await new Promise((r) => setTimeout(r, 3000));
       const lines = await syslog();
-      console.log(`installer e2e: stopped after ${seconds.toFixed(1)} s; ${lines.length} syslog lines; the preseed and mirror steps:`);
+      console.log(`installer e2e (${c.title}): stopped after ${seconds.toFixed(1)} s; ${lines.length} syslog lines; the preseed and mirror steps:`);
       for (const l of lines.filter((x) => /preseed:|GET (debian-installer\/locale|mirror\/)|choose-mirror/i.test(x)).slice(0, 30)) console.log(`  ${l.replace(/(\/answers\/[^/]+\/)[^/\s]+/g, '$1…')}`);
     } catch (err) {
       failure = err;
@@ -191,7 +208,7 @@ describe('the real Debian installer accepts the preseed edgeboot renders (BIOS i
     expect(answered(lines, 'mirror/http/hostname')).toBe(`${SUBNET}.1:${MIRROR_PORT}`);
     expect(answered(lines, 'mirror/http/directory')).toBe('/debian');
     expect(answered(lines, 'mirror/suite')).toBe('bookworm');
-    console.log(`installer e2e: ${requests.length} mirror request(s), first ${requests[0]}; ${seconds.toFixed(1)} s to the mirror step`);
+    console.log(`installer e2e (${c.title}): ${requests.length} mirror request(s), first ${requests[0]}; ${seconds.toFixed(1)} s to the mirror step`);
   });
 
   it('the token never reaches the edgeboot log', async () => {
