@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,9 +50,20 @@ export interface FetchOptions {
   log?: (line: string) => void;
 }
 
+/** apt's source files on this host: sources.list, then every file of sources.list.d. */
+function hostSourceFiles(): string[] {
+  const files = ['/etc/apt/sources.list'];
+  try {
+    for (const f of readdirSync('/etc/apt/sources.list.d').sort()) files.push(join('/etc/apt/sources.list.d', f));
+  } catch {
+    // No sources.list.d: the main file alone.
+  }
+  return files;
+}
+
 /** The Debian archive this machine's apt uses (first `…/debian` URI in its sources), else deb.debian.org. */
 export function hostMirror(files?: string[]): string {
-  const list = files ?? ['/etc/apt/sources.list', '/etc/apt/sources.list.d/debian.sources'];
+  const list = files ?? hostSourceFiles();
   for (const f of list) {
     let text: string;
     try {

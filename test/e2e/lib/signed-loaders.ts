@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { hostMirror, privateApt } from '../../../src/files/foreign-loaders.js';
 import { cacheRoot } from './paths.js';
 import { run } from './process.js';
 
@@ -26,40 +27,6 @@ export interface SignedLoaders {
 const PACKAGES = ['shim-signed', 'shim-unsigned', 'grub-efi-amd64-signed'];
 /** A cached entry younger than this is used without asking the archive again. */
 const FRESH_MS = 7 * 24 * 3600 * 1000;
-
-/** The Debian archive this machine's apt uses (first `…/debian` URI in its sources), so the test needs no other mirror. */
-export function debianMirror(): string {
-  const files = ['/etc/apt/sources.list'];
-  try {
-    for (const f of readdirSync('/etc/apt/sources.list.d')) files.push(join('/etc/apt/sources.list.d', f));
-  } catch {
-    // No sources.list.d: the main file alone.
-  }
-  for (const f of files) {
-    let text: string;
-    try {
-      text = readFileSync(f, 'utf8');
-    } catch {
-      continue;
-    }
-    const m = /^(?:URIs:\s*|deb\s+(?:\[[^\]]*\]\s+)?)(\S+\/debian)\/?\s*$/m.exec(text) ?? /^(?:URIs:\s*|deb\s+(?:\[[^\]]*\]\s+)?)(\S+\/debian)\/?\s/m.exec(text);
-    if (m) return m[1]!;
-  }
-  return 'http://deb.debian.org/debian';
-}
-
-function apt(dir: string): string[] {
-  // A private apt state: the machine's own lists, cache and status are never touched.
-  return [
-    '-o', `Dir::Etc::SourceList=${join(dir, 'sources.list')}`,
-    '-o', 'Dir::Etc::SourceParts=/dev/null',
-    '-o', `Dir::State::Lists=${join(dir, 'lists')}`,
-    '-o', `Dir::Cache=${join(dir, 'cache')}`,
-    '-o', 'Dir::State::status=/dev/null',
-    '-o', 'Debug::NoLocking=1',
-    '-o', 'APT::Sandbox::User=root',
-  ];
-}
 
 function entryFor(dir: string, suite: SignedSuite): SignedLoaders {
   const versions = JSON.parse(readFileSync(join(dir, 'ready'), 'utf8')) as Record<string, string>;
@@ -95,11 +62,11 @@ export async function ensureSignedLoaders(suite: SignedSuite, log: (line: string
     await mkdir(join(work, 'cache/archives/partial'), { recursive: true });
     await mkdir(join(work, 'debs'), { recursive: true });
     await mkdir(join(work, 'out/root'), { recursive: true });
-    const mirror = debianMirror();
+    const mirror = hostMirror();
     await writeFile(join(work, 'sources.list'), `deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${mirror} ${suite} main\n`);
     log(`fetching ${PACKAGES.join(', ')} of Debian ${suite} from ${mirror}`);
-    await run('apt-get', [...apt(work), '-q', 'update'], { timeoutMs: 300_000 });
-    await run('apt-get', [...apt(work), '-q', 'download', ...PACKAGES], { cwd: join(work, 'debs'), timeoutMs: 300_000 });
+    await run('apt-get', [...privateApt(work, 'amd64'), '-q', 'update'], { timeoutMs: 300_000 });
+    await run('apt-get', [...privateApt(work, 'amd64'), '-q', 'download', ...PACKAGES], { cwd: join(work, 'debs'), timeoutMs: 300_000 });
     const versions: Record<string, string> = {};
     for (const deb of await readdir(join(work, 'debs'))) {
       const [pkg, version] = deb.split('_');
