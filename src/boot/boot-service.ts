@@ -10,6 +10,8 @@ import type { Kind } from '../render/kinds.js';
 import type { RenderResult, Renderer } from '../render/renderer.js';
 import { isAnswerKind, type ServerEndpoint } from '../render/view-model.js';
 import { hexOfIpv4, parseVirtualPath } from '../render/virtual-path.js';
+import { classifyFile } from '../observe/classify.js';
+import { classifyMiss, missDetail } from '../observe/not-found.js';
 import type { BootEvent, BootTimeline } from '../observe/timeline.js';
 import { type BootEventSink, bootEventForFile } from '../observe/boot-milestones.js';
 import type { DiscoveryLog } from '../observe/discoveries.js';
@@ -160,6 +162,18 @@ export class BootService {
     const refusal = this.#o.signer.verify(mac, capability, clientIp, this.#o.leases.ipsFor(mac));
     if (refusal) this.#o.timeline?.record(mac, { at: Date.now(), stage: 'answer-refused', via: 'http', detail: normaliseIp(clientIp), outcome: refusal });
     return refusal;
+  }
+
+  /**
+   * A request over `via` for a file that does not exist: a missing file goes on the timeline and is worth an
+   * info line (it is usually why a boot stopped); shim's optional probes and config-search names are expected
+   * misses, worth a debug line only. Returns the level and the loggable name.
+   */
+  noteMiss(clientIp: string, name: string, via: 'tftp' | 'http'): { level: 'info' | 'debug'; detail: string } {
+    const detail = missDetail(name);
+    if (classifyMiss(name) !== 'missing') return { level: 'debug', detail };
+    this.recordFile(clientIp, { stage: classifyFile(name), via, detail, outcome: 'not found' });
+    return { level: 'info', detail };
   }
 
   /** Record a file fetched by `clientIp` (loader, kernel, initrd…) on the timeline of the MAC known at that IP. */

@@ -11,7 +11,6 @@ import type { OpenFiles } from '../files/open-files.js';
 import { CONTENT_TYPES, type Kind } from '../render/kinds.js';
 import { classifyFile } from '../observe/classify.js';
 import type { LoaderChoice, LoaderFile } from '../observe/explain.js';
-import { classifyMiss, missDetail } from '../observe/not-found.js';
 import type { BootTimeline } from '../observe/timeline.js';
 import type { Renderer } from '../render/renderer.js';
 import type { NodeStore } from '../sync/nodes/index.js';
@@ -235,12 +234,12 @@ export function createHttpApp(o: HttpAppOptions): Express {
    * on the timeline; shim's optional probes and config-search names are expected, logged at debug.
    */
   function noteMiss(name: string, clientIp: string, res: Response): void {
-    const miss = classifyMiss(name);
+    const { level, detail } = o.boot.noteMiss(clientIp, name, 'http');
     res.locals.logMessage = 'file not found';
-    res.locals.logLevel = miss === 'missing' ? 'info' : 'debug';
-    res.locals.logFields = { proto: 'http', file: missDetail(name) };
-    if (miss === 'missing') o.boot.recordFile(clientIp, { stage: classifyFile(name), via: 'http', detail: missDetail(name), outcome: 'not found' });
+    res.locals.logLevel = level;
+    res.locals.logFields = { proto: 'http', file: detail };
   }
+
 }
 
 function tryUuid(raw: string): SystemUuid | undefined {

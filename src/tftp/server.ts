@@ -5,7 +5,7 @@ import type { OpenFiles } from '../files/open-files.js';
 import { EdgebootError, messageOf } from '../core/errors.js';
 import { printable } from '../core/mac.js';
 import { classifyFile } from '../observe/classify.js';
-import { classifyMiss, maskCapability, missDetail } from '../observe/not-found.js';
+import { maskCapability } from '../observe/not-found.js';
 import type { MetricsRegistry } from '../core/metrics.js';
 import type { Service } from '../core/service.js';
 import { FileCache } from './file-cache.js';
@@ -184,12 +184,10 @@ export class TftpService implements Service {
    * stopped; shim's optional probes and PXELINUX's config search are expected misses, logged at debug.
    */
   #notFound(ep: Endpoint, rinfo: RemoteInfo, file: string, message: string, log: Logger): void {
-    const miss = classifyMiss(file);
-    if (miss === 'missing') {
-      this.#o.boot.recordFile(rinfo.address, { stage: classifyFile(file), via: 'tftp', detail: missDetail(file), outcome: 'not found' });
-    }
-    this.#refuse(ep, rinfo, TFTP_ERROR.fileNotFound, message, log, miss === 'missing' ? 'info' : 'debug', 'file not found');
+    const { level } = this.#o.boot.noteMiss(rinfo.address, file, 'tftp');
+    this.#refuse(ep, rinfo, TFTP_ERROR.fileNotFound, message, log, level, 'file not found');
   }
+
 
   async #read(file: string, modeRaw: string, options: [string, string][], rinfo: RemoteInfo, ep: Endpoint): Promise<void> {
     const key = `${rinfo.address}:${rinfo.port}`;
