@@ -15,7 +15,8 @@ const { values } = parseArgs({
 const { loadConfig } = await import(new URL('./dist/src/config/config.js', import.meta.url).href);
 const config = loadConfig(values.config);
 const listen = config.http.listen;
-const host = listen === '0.0.0.0' ? '127.0.0.1' : listen === '::' ? '::1' : listen;
+// "::" takes IPv4 too (and falls back to 0.0.0.0 without IPv6), so 127.0.0.1 answers in both cases.
+const host = listen === '0.0.0.0' || listen === '::' ? '127.0.0.1' : listen;
 const deadline = Date.now() + Number(values.timeout) * 1000;
 
 function probe() {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { CapabilityRefusal, CapabilitySigner } from '../core/capability.js';
 import { EdgebootError } from '../core/errors.js';
-import { isIpv4, normaliseIp } from '../core/ip.js';
+import { httpBase, isIpv4, normaliseIp } from '../core/ip.js';
 import type { MacAddress } from '../core/mac.js';
 import type { Node } from '../core/node.js';
 import type { SystemUuid } from '../core/uuid.js';
@@ -54,11 +54,6 @@ export interface BootServiceOptions {
   timeline?: BootTimeline;
 }
 
-/** Bracket IPv6 literals for use inside a URL. */
-export function hostForUrl(address: string): string {
-  return address.includes(':') ? `[${address}]` : address;
-}
-
 /** Node lookup + rendering shared by the HTTP and TFTP edges. */
 export class BootService {
   readonly #o: BootServiceOptions;
@@ -77,7 +72,8 @@ export class BootService {
   /** The server address to put into rendered text: the configured one, or the one the request arrived on. */
   endpoint(localAddress: string): ServerEndpoint {
     const configured = this.#o.serverAddress !== 'auto' ? this.#o.serverAddress : undefined;
-    return { address: hostForUrl(configured ?? normaliseIp(localAddress)), httpPort: this.#httpPort };
+    // The plain address: URL builders bracket IPv6 literals themselves (core/ip.ts urlHost).
+    return { address: configured ?? normaliseIp(localAddress), httpPort: this.#httpPort };
   }
 
   /** Look a machine up by MAC, then UUID. */
@@ -129,7 +125,7 @@ export class BootService {
   /** The iPXE entry script for a client that arrived on `localAddress`. */
   entryScript(localAddress: string): string {
     const ep = this.endpoint(localAddress);
-    return renderEntryScript(`http://${ep.address}:${ep.httpPort}`, this.#o.retrySeconds);
+    return renderEntryScript(httpBase(ep.address, ep.httpPort), this.#o.retrySeconds);
   }
 
   /**

@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { EdgebootError, messageOf } from '../core/errors.js';
+import { hasZoneId } from '../core/ip.js';
 import { formatPath } from '../contract/index.js';
 
 /** Default config path (the Debian conffile). */
@@ -16,9 +18,10 @@ export function packageRoot(): string {
 }
 
 const port = z.number().int().min(0).max(65535);
-const ipOrAuto = z.string().refine((v) => v === 'auto' || /^\d+\.\d+\.\d+\.\d+$/.test(v) || v.includes(':'), {
-  message: 'must be "auto" or an IP address',
-});
+const ipOrAuto = z
+  .string()
+  .refine((v) => !hasZoneId(v), { message: 'must not carry a zone id (after %): clients cannot use one; give a global or unique-local IPv6 address' })
+  .refine((v) => v === 'auto' || hasZoneId(v) || isIP(v) !== 0, { message: 'must be "auto" or an IP address' });
 
 const schema = z
   .object({
@@ -54,11 +57,16 @@ const schema = z
     http: z
       .object({
         port: port.default(5248),
-        listen: z.string().default('0.0.0.0'),
+        // "::" is dual stack: IPv6 and IPv4 (as ::ffff:a.b.c.d) on one socket; a host without IPv6 falls back to 0.0.0.0.
+        listen: z
+          .string()
+          .refine((v) => !hasZoneId(v), { message: 'must not carry a zone id (after %); listen on "::" or a global address' })
+          .refine((v) => hasZoneId(v) || isIP(v) !== 0, { message: 'must be an IP address ("::" for every address, IPv6 and IPv4)' })
+          .default('::'),
         max_streams: z.number().int().min(1).default(200),
       })
       .strict()
-      .default({ port: 5248, listen: '0.0.0.0', max_streams: 200 }),
+      .default({ port: 5248, listen: '::', max_streams: 200 }),
     answers: z
       .object({
         key_file: z.string().min(1).default('/var/lib/edgeboot/url-signing.key'),

@@ -38,14 +38,27 @@ export class HttpService implements Service {
   }
 
   async start(): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
+    try {
+      await this.#listen(this.#o.listen);
+    } catch (err) {
+      // "::" on a host with IPv6 disabled (ipv6.disable=1, some containers): serve IPv4 rather than nothing.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (this.#o.listen !== '::' || (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL')) throw err;
+      this.#o.log.warn({ listen: this.#o.listen, err: code }, 'this host has no IPv6; HTTP listens on IPv4 only (0.0.0.0)');
+      await this.#listen('0.0.0.0');
+    }
+    this.#port = (this.#server.address() as AddressInfo).port;
+  }
+
+  #listen(host: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject);
-      this.#server.listen(this.#o.port, this.#o.listen, () => {
+      // ipv6Only false: one "::" socket takes IPv4 clients too, whatever net.ipv6.bindv6only says.
+      this.#server.listen({ port: this.#o.port, host, ipv6Only: false }, () => {
         this.#server.off('error', reject);
         resolve();
       });
     });
-    this.#port = (this.#server.address() as AddressInfo).port;
   }
 
   /** Stop taking connections at once; running responses get `graceMs`, idle connections are closed as they fall idle. */

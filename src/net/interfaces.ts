@@ -1,6 +1,6 @@
 import { networkInterfaces } from 'node:os';
 import si from 'systeminformation';
-import { normaliseIp, sameSubnet } from '../core/ip.js';
+import { hasZoneId, isIpv6, isLinkLocal6, normaliseIp, sameSubnet, sameSubnet6 } from '../core/ip.js';
 
 /** One address on one local interface. */
 export interface LocalAddress {
@@ -48,11 +48,19 @@ export async function discoverInterfaces(): Promise<InterfaceReport> {
 }
 
 /**
- * The local IPv4 address that faces `clientIp`: the one on the client's subnet, else the first
- * non-internal address. Never 0.0.0.0; loopback only for a loopback client.
+ * The local address that faces `clientIp`, of the client's family: the one on the client's subnet, else the
+ * first non-internal address. Never 0.0.0.0; loopback only for a loopback client. For an IPv6 client a
+ * global or unique-local address is preferred to a link-local one, which would need a zone id to be used.
  */
 export function addressFacing(clientIp: string, addresses: LocalAddress[]): string | undefined {
   const ip = normaliseIp(clientIp);
+  if (isIpv6(ip)) {
+    const v6 = addresses.filter((a) => a.family === 'IPv6' && !isLinkLocal6(a.address) && !hasZoneId(a.address));
+    if (ip === '::1') return v6.find((a) => a.internal)?.address;
+    const onLink6 = v6.find((a) => !a.internal && sameSubnet6(a.address, ip, a.prefix));
+    if (onLink6) return onLink6.address;
+    return v6.find((a) => !a.internal)?.address;
+  }
   const v4 = addresses.filter((a) => a.family === 'IPv4');
   const onLink = v4.find((a) => sameSubnet(a.address, ip, a.prefix));
   if (onLink) return onLink.address;

@@ -1,3 +1,4 @@
+import { httpBase as urlBase, urlHost } from '../core/ip.js';
 import type { MacAddress } from '../core/mac.js';
 import { pxelinuxMacName } from '../core/mac.js';
 import type { BootSelection, ClusterConfig, Node } from '../core/node.js';
@@ -141,7 +142,7 @@ export function buildView(input: ViewInput): BootView {
   const subarch = node?.subarch ?? 'generic';
   const image = imageFor(decision.purpose, node, config);
   const label = pickLabel(input.selections, image.os, image.release, arch, subarch);
-  const httpBase = `http://${server.address}:${server.httpPort}`;
+  const httpBase = urlBase(server.address, server.httpPort);
   const imageDir = `images/${image.os}/${arch}/${subarch}/${image.release}/${label}`;
   const hostname = node?.hostname ?? (mac ? `unknown-${mac.replace(/:/g, '')}` : 'unknown');
   const seed = input.answerPrefix ? `${httpBase}${input.answerPrefix}/` : '';
@@ -175,7 +176,7 @@ export function buildView(input: ViewInput): BootView {
     cmdline: joinKernelParams(params),
     params,
     retrySeconds: input.retrySeconds,
-    server: { address: server.address, httpPort: server.httpPort, httpBase, grubHttp: `(http,${server.address}:${server.httpPort})`, grubTftp: `(tftp,${server.address})` },
+    server: { address: server.address, httpPort: server.httpPort, httpBase, grubHttp: `(http,${urlHost(server.address)}:${server.httpPort})`, grubTftp: `(tftp,${urlHost(server.address)})` },
     urls,
     paths: { kernel: `${imageDir}/kernel`, initrd: `${imageDir}/initrd`, squashfs: `${imageDir}/squashfs` },
     config,

@@ -1,7 +1,9 @@
 import { type RemoteInfo, type Socket, createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { messageOf } from '../core/errors.js';
+import { hasZoneId, isLinkLocal6 } from '../core/ip.js';
 import { listAddresses } from '../net/interfaces.js';
 
 /** A local address edgeboot answers TFTP requests on. */
@@ -16,7 +18,7 @@ export interface Endpoint {
 /** What the listener set needs. */
 export interface ListenerSetOptions {
   port: number;
-  /** Where to listen, read on every sync; default every local IPv4 address. */
+  /** Where to listen, read on every sync; default every local IPv4 and non-link-local IPv6 address. */
   addresses?: () => readonly string[];
   log: Logger;
   onMessage(msg: Buffer, rinfo: RemoteInfo, endpoint: Endpoint): void;
@@ -25,15 +27,19 @@ export interface ListenerSetOptions {
 /** Large receive buffers let a burst of requests (a rack powering on) queue instead of dropping. */
 export const LISTENER_RCVBUF = 4 * 1024 * 1024;
 
-/** Resolve an IPv4 literal at once: dns.lookup would add a tick to every connect and unconnected send. */
+/** Resolve an IP literal at once: dns.lookup would add a tick to every connect and unconnected send. */
 export function literalLookup(address: string, _family: unknown, cb: (err: Error | null, address: string, family: number) => void): void {
-  cb(null, address, 4);
+  cb(null, address, isIP(address) === 6 ? 6 : 4);
 }
 
-/** Every IPv4 address on this machine, loopback included (a local client is a client too). */
-export function localIpv4(): string[] {
+/**
+ * Every address TFTP listens on by default: each IPv4 address and each IPv6 address that is not link-local
+ * (loopback included). Link-local addresses are left out: a socket on one needs a zone id, and the URLs and
+ * DHCPv6 options that lead a client here name the global or unique-local address.
+ */
+export function localAddresses(): string[] {
   return listAddresses()
-    .filter((a) => a.family === 'IPv4')
+    .filter((a) => a.family === 'IPv4' || (!isLinkLocal6(a.address) && !hasZoneId(a.address)))
     .map((a) => a.address);
 }
 
@@ -59,7 +65,9 @@ export function bindSocket(
 ): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = createSocket({
-      type: 'udp4',
+      type: isIP(address) === 6 ? 'udp6' : 'udp4',
+      // An IPv6 socket of ours serves IPv6 only: IPv4 clients have their own socket per address.
+      ipv6Only: isIP(address) === 6,
       lookup: literalLookup,
       reuseAddr: options.reuseAddr ?? false,
       recvBufferSize: options.recv,
@@ -117,7 +125,7 @@ export async function transferSockets(local: string, peer: { address: string; po
 }
 
 /**
- * One listener per local IPv4 address (never 0.0.0.0), so a reply leaves from the address the client
+ * One listener per local address (never 0.0.0.0 or ::), so a reply leaves from the address the client
  * asked and rendered files can name it. `sync()` binds new addresses and closes vanished ones.
  */
 export class ListenerSet {
@@ -143,7 +151,7 @@ export class ListenerSet {
 
   async #sync(): Promise<void> {
     if (this.#closed) return;
-    const wanted = new Set(this.#o.addresses?.() ?? localIpv4());
+    const wanted = new Set(this.#o.addresses?.() ?? localAddresses());
     for (const [address, ep] of this.#endpoints) {
       if (wanted.has(address)) continue;
       this.#endpoints.delete(address);
