@@ -17,6 +17,7 @@ import { createHttpApp } from './http/app.js';
 import { HttpService } from './http/http-service.js';
 import { loadOrCreateKey } from './http/key-file.js';
 import { type LocalAddress, listAddresses } from './net/interfaces.js';
+import { neighbourMac } from './net/neighbours.js';
 import { DiscoveryLog } from './observe/discoveries.js';
 import { LeaseBook } from './observe/lease-book.js';
 import { recordLeasesOnTimeline } from './observe/lease-timeline.js';
@@ -88,6 +89,7 @@ export async function composeCore(config: Config, log: Logger, options: { watch?
     retrySeconds: config.wait_retry_seconds,
     events,
     timeline,
+    neighbourMac,
   });
   return { store, templates, templateFiles, signer, renderer, inventory, region, events, discoveries, leases, timeline, boot };
 }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { CapabilityRefusal, CapabilitySigner } from '../core/capability.js';
 import { EdgebootError } from '../core/errors.js';
-import { httpBase, isIpv4, normaliseIp } from '../core/ip.js';
+import { httpBase, isIpv4, isIpv6, normaliseIp } from '../core/ip.js';
 import type { MacAddress } from '../core/mac.js';
 import type { Node } from '../core/node.js';
 import type { SystemUuid } from '../core/uuid.js';
@@ -52,6 +52,8 @@ export interface BootServiceOptions {
   events?: BootEventSink;
   /** Where boot milestones are recorded for the timeline API (optional for offline verbs). */
   timeline?: BootTimeline;
+  /** The link-layer address this host's neighbour table holds for an IPv6 address (net/neighbours.ts). */
+  neighbourMac?: (ip: string) => Promise<MacAddress | undefined>;
 }
 
 /** Node lookup + rendering shared by the HTTP and TFTP edges. */
@@ -153,9 +155,18 @@ export class BootService {
     return this.render({ kind: v.kind, mac, uuid: v.uuid, ...ctx });
   }
 
-  /** Check an answer-file capability presented by `clientIp`; undefined means accepted. */
-  verifyAnswer(mac: MacAddress, capability: string, clientIp: string): CapabilityRefusal | undefined {
-    const refusal = this.#o.signer.verify(mac, capability, clientIp, this.#o.leases.ipsFor(mac));
+  /**
+   * Check an answer-file capability presented by `clientIp`; undefined means accepted. An IPv6 requester
+   * the binding refuses at first is looked up in the neighbour table once: the node's own SLAAC or privacy
+   * address on the same link is its MAC there (core/capability.ts sameIpv6Host).
+   */
+  async verifyAnswer(mac: MacAddress, capability: string, clientIp: string): Promise<CapabilityRefusal | undefined> {
+    const leased = this.#o.leases.ipsFor(mac);
+    let refusal = this.#o.signer.verify(mac, capability, clientIp, leased);
+    const from = normaliseIp(clientIp);
+    if (refusal === 'wrong-ip' && isIpv6(from) && this.#o.neighbourMac) {
+      refusal = this.#o.signer.verify(mac, capability, clientIp, leased, await this.#o.neighbourMac(from));
+    }
     if (refusal) this.#o.timeline?.record(mac, { at: Date.now(), stage: 'answer-refused', via: 'http', detail: normaliseIp(clientIp), outcome: refusal });
     return refusal;
   }

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { EdgebootError } from './errors.js';
-import { normaliseIp } from './ip.js';
+import { eui64FromMac, interfaceId6, isIpv6, normaliseIp, sameSubnet6 } from './ip.js';
 import type { MacAddress } from './mac.js';
 
 /** Why a capability was refused; each maps to one sentence for the 403 body. */
@@ -54,9 +54,10 @@ export class CapabilitySigner {
 
   /**
    * Check a capability for `mac` presented from `requestIp`. `otherIps` are further addresses
-   * the MAC is known to hold (DHCP leases). Returns undefined when accepted.
+   * the MAC is known to hold (DHCP leases). `linkPeer` is the link-layer address this host's neighbour
+   * table holds for `requestIp`, when the caller looked it up. Returns undefined when accepted.
    */
-  verify(mac: MacAddress, token: string, requestIp: string, otherIps: Iterable<string> = []): CapabilityRefusal | undefined {
+  verify(mac: MacAddress, token: string, requestIp: string, otherIps: Iterable<string> = [], linkPeer?: MacAddress): CapabilityRefusal | undefined {
     const m = /^([0-9a-z]{1,12})\.([A-Za-z0-9_-]{1,64})\.([A-Za-z0-9_-]{43})$/.exec(token);
     if (!m) return 'malformed';
     const exp = Number.parseInt(m[1]!, 36);
@@ -74,6 +75,20 @@ export class CapabilitySigner {
     const from = normaliseIp(requestIp);
     if (from === ip) return undefined;
     for (const other of otherIps) if (normaliseIp(other) === from) return undefined;
+    if (sameIpv6Host(mac, ip, from, linkPeer)) return undefined;
     return 'wrong-ip';
   }
+}
+
+/**
+ * The IPv6 rule of the binding. One IPv6 host holds several addresses on one interface — the one DHCPv6 gave
+ * iPXE, the installer's SLAAC address, privacy addresses — so a URL bound to one of them is accepted from
+ * another when both are in the same /64 AND the requester is provably the node's interface: its interface
+ * identifier is the node MAC's modified EUI-64 (SLAAC), or this host's neighbour table maps the requester's
+ * address to the node's MAC (privacy and DHCPv6 addresses). Another host in the /64 has neither.
+ */
+export function sameIpv6Host(mac: MacAddress, bound: string, from: string, linkPeer: MacAddress | undefined): boolean {
+  if (!isIpv6(bound) || !isIpv6(from) || !sameSubnet6(bound, from, 64)) return false;
+  if (interfaceId6(from) === eui64FromMac(mac)) return true;
+  return linkPeer !== undefined && linkPeer === mac;
 }

@@ -134,7 +134,7 @@ export function createHttpApp(o: HttpAppOptions): Express {
         return;
       }
       const mac = parseMac(String(req.params.mac));
-      const refusal = o.boot.verifyAnswer(mac, String(req.params.cap), req.socket.remoteAddress ?? '');
+      const refusal = await o.boot.verifyAnswer(mac, String(req.params.cap), req.socket.remoteAddress ?? '');
       if (refusal) {
         m.answersRefused.inc({ reason: refusal });
         res.locals.logFields = { mac, refused: refusal };

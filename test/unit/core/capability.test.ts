@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CapabilitySigner } from '../../../src/core/capability.js';
+import { CapabilitySigner, sameIpv6Host } from '../../../src/core/capability.js';
 import { parseMac } from '../../../src/core/mac.js';
 
 const mac = parseMac('52:54:00:00:00:01');
@@ -86,5 +86,33 @@ describe('CapabilitySigner', () => {
 
   it('refuses a key shorter than 32 bytes', () => {
     expect(() => new CapabilitySigner({ key: Buffer.alloc(8), ttlSeconds: 1, bindIp: true })).toThrow(/32 bytes/);
+  });
+});
+
+describe('capability binding on IPv6', () => {
+  const signer = new CapabilitySigner({ key, ttlSeconds: 600, bindIp: true, now: () => 1_700_000_000_000 });
+  const node = parseMac('52:54:00:12:34:56');
+  const cap = signer.sign(node, 'fd80:21::100');
+
+  it("accepts the node's SLAAC address (EUI-64 of its MAC) in the same /64 without asking the neighbour table", () => {
+    expect(signer.verify(node, cap, 'fd80:21::5054:ff:fe12:3456')).toBeUndefined();
+    expect(sameIpv6Host(node, 'fd80:21::100', 'fd80:21::5054:ff:fe12:3456', undefined)).toBe(true);
+  });
+
+  it('accepts any address of the /64 the neighbour table maps to the node MAC, and refuses it for another MAC', () => {
+    expect(signer.verify(node, cap, 'fd80:21::9c3e:41d2:77aa:1b05')).toBe('wrong-ip');
+    expect(signer.verify(node, cap, 'fd80:21::9c3e:41d2:77aa:1b05', [], node)).toBeUndefined();
+    expect(signer.verify(node, cap, 'fd80:21::9c3e:41d2:77aa:1b05', [], parseMac('52:54:00:12:34:57'))).toBe('wrong-ip');
+  });
+
+  it("refuses the node's own interface identifier or neighbour entry outside the bound /64", () => {
+    expect(signer.verify(node, cap, 'fd80:22::5054:ff:fe12:3456')).toBe('wrong-ip');
+    expect(signer.verify(node, cap, 'fd80:22::1', [], node)).toBe('wrong-ip');
+  });
+
+  it('never relaxes an IPv4 binding', () => {
+    const v4 = signer.sign(node, '10.0.0.5');
+    expect(signer.verify(node, v4, '10.0.0.6', [], node)).toBe('wrong-ip');
+    expect(sameIpv6Host(node, '10.0.0.5', '10.0.0.6', node)).toBe(false);
   });
 });
