@@ -138,6 +138,9 @@ export class ListenerSet {
     this.#o = options;
   }
 
+  /** Addresses the last sync could not bind, with the system's error code (EADDRINUSE: another TFTP server holds the port). */
+  failures: Array<{ address: string; code: string }> = [];
+
   /** The endpoints listening now. */
   endpoints(): Endpoint[] {
     return [...this.#endpoints.values()];
@@ -152,6 +155,7 @@ export class ListenerSet {
   async #sync(): Promise<void> {
     if (this.#closed) return;
     const wanted = new Set(this.#o.addresses?.() ?? localAddresses());
+    const failures: Array<{ address: string; code: string }> = [];
     for (const [address, ep] of this.#endpoints) {
       if (wanted.has(address)) continue;
       this.#endpoints.delete(address);
@@ -174,8 +178,10 @@ export class ListenerSet {
       } catch (err) {
         // The address may be gone already, or the port taken: try again on the next refresh.
         this.#o.log.error({ address, port: this.#o.port, err: messageOf(err) }, 'tftp cannot listen');
+        failures.push({ address, code: (err as NodeJS.ErrnoException).code ?? 'error' });
       }
     }
+    this.failures = failures;
   }
 
   /** Stop listening everywhere; running transfers keep their own sockets. */

@@ -106,6 +106,14 @@ export class TftpService implements Service {
       // Port 69 without CAP_NET_BIND_SERVICE, or the port taken: the operator must change something.
       throw new EdgebootError('E_CONFIG', `tftp could not listen on port ${this.#o.port} on any local address; the log says why`);
     }
+    // Another server holding the port on some addresses (tftpd-hpa on IPv4, say) would split the clients
+    // between two servers: refuse to start rather than serve half. An address that is not usable yet (IPv6
+    // duplicate address detection) is only retried.
+    const clash = this.#listeners.failures.find((f) => f.code === 'EADDRINUSE' || f.code === 'EACCES');
+    if (clash) {
+      await this.#listeners.close();
+      throw new EdgebootError('E_CONFIG', `tftp could not listen on ${clash.address} port ${this.#o.port} (${clash.code === 'EACCES' ? 'permission denied' : 'another program holds it'}); stop that program or change tftp.port`);
+    }
     if (!Array.isArray(this.#o.addresses)) {
       this.#poll = setInterval(() => void this.#listeners.sync(), this.#o.pollMs ?? 10_000);
       this.#poll.unref();
