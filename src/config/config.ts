@@ -111,6 +111,10 @@ const schema = z
         backoff_max_seconds: z.number().min(0.1).max(3600).default(30),
         timeout_seconds: z.number().min(1).max(600).default(15),
         event_queue: z.number().int().min(1).max(1_000_000).default(10_000),
+        /** Where the last good snapshot is kept (0600) for a start while the region is away. Default: beside answers.key_file. */
+        state_dir: z.string().min(1).optional(),
+        /** Keep the last good snapshot on disk (it holds node tokens; never any rendered file). */
+        persist_snapshot: z.boolean().default(true),
       })
       .strict()
       .optional(),
@@ -205,7 +209,12 @@ export function parseConfig(doc: unknown, configPath: string): Config {
     configPath: resolve(configPath),
     inventory: r.inventory ? abs(r.inventory) : '',
     region: r.region
-      ? { ...r.region, token_file: abs(r.region.token_file), ca_file: r.region.ca_file ? abs(r.region.ca_file) : undefined }
+      ? {
+          ...r.region,
+          token_file: abs(r.region.token_file),
+          ca_file: r.region.ca_file ? abs(r.region.ca_file) : undefined,
+          state_dir: r.region.state_dir ? abs(r.region.state_dir) : dirname(abs(r.answers.key_file)),
+        }
       : undefined,
     boot_root: abs(r.boot_root),
     template_dirs: r.template_dirs.map(abs),

@@ -12,6 +12,7 @@ import type { SnapshotFeed } from './nodes/index.js';
 import type { NodeStore } from './nodes/index.js';
 import { RegionClient } from './region/index.js';
 import { RegionSource } from './region/index.js';
+import { PersistedSnapshot } from './snapshot/index.js';
 
 /** The region-side parts of an appliance that follows a region. */
 export interface RegionParts {
@@ -45,7 +46,9 @@ export function feedFromConfig(
   const r = config.region;
   const client = regionClientFromConfig(r);
   const backoffMaxMs = r.backoff_max_seconds * 1000;
-  const source = new RegionSource({ client, store, log: log.child({ part: 'region' }), waitSeconds: r.wait_seconds, backoffMaxMs });
+  const persisted =
+    r.persist_snapshot && r.state_dir ? new PersistedSnapshot({ dir: r.state_dir, clusterId: r.cluster_id, log: log.child({ part: 'region-snapshot' }) }) : undefined;
+  const source = new RegionSource({ client, store, log: log.child({ part: 'region' }), waitSeconds: r.wait_seconds, backoffMaxMs, persisted });
   const events = new EventReporter({ client, log: log.child({ part: 'region-events' }), maxQueue: r.event_queue, backoffMaxMs });
   return { feed: source, region: { client, source, events }, events };
 }

@@ -3,7 +3,7 @@ import { messageOf } from '../../core/errors.js';
 import type { Counter, MetricsRegistry } from '../../core/metrics.js';
 import type { Node } from '../../core/node.js';
 import type { RegionClient } from './region-client.js';
-import type { LoadedSnapshot } from '../snapshot/index.js';
+import type { LoadedSnapshot, PersistedSnapshot } from '../snapshot/index.js';
 import { type SnapshotFetcher, snapshotFetcher } from './region-fetcher.js';
 import { backoffMs, FAILURE_LINES, type RegionFailure, RegionError } from './region-error.js';
 import type { NodeQuery, NodeStore, SnapshotFeed } from '../nodes/index.js';
@@ -25,6 +25,8 @@ export interface RegionSourceOptions {
   firstWaitMs?: number;
   random?: () => number;
   now?: () => number;
+  /** The on-disk copy of the last good snapshot: saved after each change, loaded when the region does not answer at start. */
+  persisted?: PersistedSnapshot;
 }
 
 /** Where the link to the region stands. */
@@ -39,6 +41,10 @@ export interface RegionHealth {
   consecutiveFailures: number;
   lastError: string | null;
   etag: string | null;
+  /** True while the rack serves a snapshot loaded from disk that the region has not confirmed since. */
+  stale: boolean;
+  /** The on-disk copy: where, how old, and the last write failure. */
+  persisted: { path: string; savedSecondsAgo: number | null; lastError: string | null } | null;
 }
 
 /** Follows the region's snapshot by long-poll with ETag; the NodeSource beside InventorySource. */
@@ -61,6 +67,8 @@ export class RegionSource implements SnapshotFeed {
   #loaded: LoadedSnapshot | undefined;
   /** The last failure's message, cleared by a good answer. */
   lastError: string | undefined;
+  /** Serving the persisted copy, not yet confirmed by the region. */
+  #stale = false;
 
   constructor(options: RegionSourceOptions) {
     this.#o = options;
@@ -74,6 +82,13 @@ export class RegionSource implements SnapshotFeed {
     m.gauge('edgeboot_region_up', 'Whether the last snapshot request reached the region and was accepted.', () =>
       this.#state === 'connected' ? 1 : 0,
     );
+    m.gauge('edgeboot_snapshot_stale', 'Whether the rack serves a snapshot loaded from disk that the region has not confirmed since.', () =>
+      this.#stale ? 1 : 0,
+    );
+    m.gauge('edgeboot_snapshot_persisted_age_seconds', 'Seconds since the on-disk copy of the snapshot was written.', () => {
+      const at = this.#o.persisted?.savedAt;
+      return at === undefined ? undefined : (this.#now() - at) / 1000;
+    });
     m.gauge('edgeboot_region_last_contact_age_seconds', 'Seconds since the region last answered a snapshot request.', () =>
       this.#lastContact === undefined ? undefined : (this.#now() - this.#lastContact) / 1000,
     );
@@ -91,6 +106,24 @@ export class RegionSource implements SnapshotFeed {
     const timer = setTimeout(first, this.#o.firstWaitMs ?? 5000);
     await firstDone;
     clearTimeout(timer);
+    if (!this.#o.store.loaded) await this.#loadPersisted();
+  }
+
+  /** The region did not answer in time: serve the last good snapshot from disk, marked stale, until it does. */
+  async #loadPersisted(): Promise<void> {
+    const copy = await this.#o.persisted?.load();
+    // The region may have answered while the disk was read: its snapshot wins.
+    if (!copy || this.#o.store.loaded) return;
+    const { snapshot } = copy.loaded;
+    await this.#o.store.swapInSlices(snapshot, `persisted:${copy.path}`, 1000);
+    // Asking with the saved ETag lets the region confirm the copy with a 304 instead of resending it.
+    this.#etag ??= copy.etag;
+    this.#stale = true;
+    const age = Math.max(0, (this.#now() - copy.savedAt) / 1000);
+    this.#o.log.warn(
+      { path: copy.path, nodes: snapshot.nodes.length, version: snapshot.version, savedSecondsAgo: Math.round(age) },
+      'the region did not answer; serving the persisted snapshot (stale) until it does',
+    );
   }
 
   async #follow(firstDone: () => void): Promise<void> {
@@ -141,6 +174,12 @@ export class RegionSource implements SnapshotFeed {
     // Fetched, parsed and validated off this thread (region-fetcher.ts); only changed nodes and the index work land here.
     const answer = await this.#fetcher.poll({ etag: this.#etag, waitSeconds: this.#o.waitSeconds ?? 30, where, previous: this.#loaded, signal });
     if (answer.kind === 'unchanged') {
+      if (this.#stale) {
+        // The region confirms the copy from disk: it is current again.
+        this.#stale = false;
+        this.#o.store.source = `region:${c.where}`;
+        this.#o.log.info({ version: this.#etag }, 'the region confirms the persisted snapshot');
+      }
       this.#o.store.confirm();
       this.#noteSuccess('not_modified');
       return 'unchanged';
@@ -151,6 +190,9 @@ export class RegionSource implements SnapshotFeed {
     if (answer.loaded.tables) this.#o.store.install(snapshot, answer.loaded.tables, source);
     else await this.#o.store.swapInSlices(snapshot, source, 1000);
     this.#loaded = answer.loaded;
+    this.#stale = false;
+    // Only a running follower keeps the copy: `edgeboot render` and `check` fetch once and must not write state.
+    if (this.#running) this.#o.persisted?.save(snapshot, { etag: answer.etag });
     this.#o.log.info({ nodes: snapshot.nodes.length, version: snapshot.version, bytes: answer.bytes }, 'region snapshot loaded');
     this.#etag = answer.etag;
     this.#noteSuccess('ok');
@@ -228,6 +270,14 @@ export class RegionSource implements SnapshotFeed {
       consecutiveFailures: this.#failures,
       lastError: this.lastError ?? null,
       etag: this.#etag ?? null,
+      stale: this.#stale,
+      persisted: this.#o.persisted
+        ? {
+            path: this.#o.persisted.path,
+            savedSecondsAgo: this.#o.persisted.savedAt === undefined ? null : (this.#now() - this.#o.persisted.savedAt) / 1000,
+            lastError: this.#o.persisted.lastError ?? null,
+          }
+        : null,
     };
   }
 
@@ -236,6 +286,7 @@ export class RegionSource implements SnapshotFeed {
     this.#abort?.abort();
     this.#wake?.();
     await this.#loop?.catch(() => undefined);
+    await this.#o.persisted?.flush();
     this.#fetcher.close();
     this.#o.client.close();
   }
