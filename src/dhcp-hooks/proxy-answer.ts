@@ -3,6 +3,9 @@ import { type ClientFacts, bootClientKind, clientFacts } from './client-facts.js
 import type { DhcpPacket } from './dhcp-packet.js';
 import { MessageType, Opt, PXE_USE_BOOTFILE, PxeOpt } from './dhcp-options.js';
 
+/** The BOOTP broadcast bit (RFC 1542 §3.1.1, the top bit of `flags`). */
+const BROADCAST_FLAG = 0x8000;
+
 /** Which proxyDHCP port a request arrived on: 67 answers DISCOVER with OFFER, 4011 answers REQUEST/INFORM with ACK. */
 export type ProxyPort = 'dhcp' | 'pxe';
 
@@ -70,6 +73,10 @@ export function proxyAnswer(req: DhcpPacket, port: ProxyPort, plan: BootPlan): P
     if (port === 'pxe' && item?.length === 4) vendor.push([PxeOpt.bootItem, item]);
     options.set(Opt.vendorSpecific, subOptions(vendor));
   }
+  // A relay unicasts a reply to yiaddr unless the broadcast bit is set (RFC 2131 §4.1); a proxy answer has no
+  // yiaddr, so through a relay it must ask for a broadcast on the client's subnet or it goes nowhere
+  // (seen with dnsmasq --dhcp-relay: the iPXE ROM never saw the offer).
+  const viaRelay = port === 'dhcp' && req.giaddr !== '0.0.0.0';
   const answer: DhcpPacket = {
     op: 2,
     htype: req.htype,
@@ -77,7 +84,7 @@ export function proxyAnswer(req: DhcpPacket, port: ProxyPort, plan: BootPlan): P
     hops: 0,
     xid: req.xid,
     secs: 0,
-    flags: req.flags,
+    flags: viaRelay ? req.flags | BROADCAST_FLAG : req.flags,
     ciaddr: port === 'pxe' ? req.ciaddr : '0.0.0.0',
     yiaddr: '0.0.0.0',
     siaddr: plan.serverAddress,

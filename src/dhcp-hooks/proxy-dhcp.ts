@@ -3,11 +3,12 @@ import type { Logger } from 'pino';
 import { messageOf } from '../core/errors.js';
 import type { Counter, MetricsRegistry } from '../core/metrics.js';
 import type { Service } from '../core/service.js';
-import { type LocalAddress, addressFacing } from '../net/interfaces.js';
+import type { LocalAddress } from '../net/interfaces.js';
 import type { BootPlan } from './boot-plan.js';
 import { decodeDhcp, encodeDhcp } from './dhcp-packet.js';
 import { messageTypeName } from './dhcp-options.js';
 import { type ProxyPort, proxyAnswer } from './proxy-answer.js';
+import { type RouteLookup, addressTowards, cachedRoute, kernelRoute } from './proxy-route.js';
 
 /** What the proxyDHCP responder is composed from. */
 export interface ProxyDhcpOptions {
@@ -25,6 +26,10 @@ export interface ProxyDhcpOptions {
   broadcastAddress?: string;
   /** Interfaces to answer on (default: every one with a non-loopback IPv4 address). */
   interfaces?: readonly string[];
+  /** How a relay's giaddr or a unicast client is reached (default: the kernel's routing table). */
+  route?: RouteLookup;
+  /** The port relays listen on for server replies (RFC 1542 §4.1.2: 67); tests use another. */
+  relayPort?: number;
 }
 
 /** One socket per local address, bound to `<address>:67` and connected to 255.255.255.255:68, used only to send. */
@@ -79,9 +84,11 @@ export class ProxyDhcp implements Service {
   #pxe: Socket | undefined;
   #outlets: Outlet[] = [];
   readonly #packets: Counter | undefined;
+  readonly #route: RouteLookup;
 
   constructor(options: ProxyDhcpOptions) {
     this.#o = options;
+    this.#route = cachedRoute(options.route ?? kernelRoute);
     this.#packets = options.metrics?.counter('edgeboot_proxydhcp_packets_total', 'proxyDHCP datagrams by port and outcome.', ['port', 'outcome']);
   }
 
@@ -159,22 +166,26 @@ export class ProxyDhcp implements Service {
     if (!this.#main) return;
     const relayed = req.giaddr !== '0.0.0.0';
     const unicastListen = this.#listen !== '0.0.0.0';
-    // The address the answer leaves through decides next-server; relays and 4011 requests name the client's side.
+    // The next-server must be the address the client can reach: for a relayed request that is the one the
+    // routing table uses towards giaddr (the relay's address on the client's subnet), not the address the
+    // relay happened to send to; a 4011 request names the client's side by its source address.
     let facing: string | undefined;
-    if (unicastListen) facing = this.#listen;
-    else if (relayed) facing = addressFacing(req.giaddr, this.#o.addresses());
-    else if (port === 'pxe') facing = addressFacing(rinfo.address, this.#o.addresses());
+    if (relayed) facing = await addressTowards(req.giaddr, this.#o.addresses(), this.#route);
+    else if (unicastListen) facing = this.#listen;
+    else if (port === 'pxe') facing = await addressTowards(rinfo.address, this.#o.addresses(), this.#route);
     const targets: Array<{ address: string; send: (b: Buffer) => void }> = [];
     if (port === 'pxe') {
       if (facing) targets.push({ address: facing, send: (b) => this.#pxe?.send(b, rinfo.port, rinfo.address) });
     } else if (relayed) {
-      if (facing) targets.push({ address: facing, send: (b) => this.#main?.send(b, 67, req.giaddr) });
+      // RFC 1542 §4.1.2: replies to a relayed request go to the relay at giaddr, server port.
+      if (facing) targets.push({ address: facing, send: (b) => this.#main?.send(b, this.#o.relayPort ?? 67, req.giaddr) });
     } else if (unicastListen) {
       const to = this.#o.broadcastAddress ?? '255.255.255.255';
       targets.push({ address: this.#listen, send: (b) => this.#main?.send(b, this.#o.clientPort ?? 68, to) });
     } else {
       for (const o of this.#outlets) targets.push({ address: o.address, send: (b) => o.socket.send(b) });
     }
+    if (!targets.length) this.#o.log.debug({ peer: rinfo.address, giaddr: req.giaddr }, 'proxyDHCP has no local address towards this client');
     let answered = false;
     for (const t of targets) {
       const plan = this.#o.planFor(t.address);
@@ -188,7 +199,7 @@ export class ProxyDhcp implements Service {
       t.send(encodeDhcp(d.answer));
       answered = true;
       this.#o.log.info(
-        { mac: d.facts.mac, arch: d.facts.arches[0], via: t.address, port, file: d.rule.filename, type: messageTypeName(d.facts.messageType) },
+        { mac: d.facts.mac, arch: d.facts.arches[0], via: t.address, ...(relayed ? { giaddr: req.giaddr } : {}), port, file: d.rule.filename, type: messageTypeName(d.facts.messageType) },
         'proxyDHCP answered',
       );
     }

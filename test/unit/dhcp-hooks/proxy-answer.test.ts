@@ -47,6 +47,14 @@ describe('proxyAnswer on port 67', () => {
     expect([a.siaddr, [...(a.options.get(Opt.serverId) ?? [])].join('.')]).toEqual(['10.0.0.1', '10.0.0.1']);
   });
 
+  it('asks a relay to broadcast the offer (no yiaddr to unicast to), and echoes giaddr', () => {
+    const req = { ...discover(0), giaddr: '10.231.161.1', flags: 0 };
+    const a = answered(proxyAnswer(req, 'dhcp', PLAN));
+    expect([a.giaddr, a.flags & 0x8000]).toEqual(['10.231.161.1', 0x8000]);
+    // A broadcast DISCOVER on the local link keeps the client's own flags.
+    expect(answered(proxyAnswer({ ...discover(0), flags: 0 }, 'dhcp', PLAN)).flags).toBe(0);
+  });
+
   it('answers with DHCPOFFER and echoes xid and chaddr', () => {
     const req = discover(0);
     const a = answered(proxyAnswer(req, 'dhcp', PLAN));
