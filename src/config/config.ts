@@ -18,6 +18,9 @@ export function packageRoot(): string {
 }
 
 const port = z.number().int().min(0).max(65535);
+const regionUrl = z.string().refine((v) => /^https?:\/\/[^\s/?#@]+(\/[^\s?#]*)?$/.test(v), {
+  message: 'must be an http(s) URL without credentials or query',
+});
 const ipOrAuto = z
   .string()
   .refine((v) => !hasZoneId(v), { message: 'must not carry a zone id (after %): clients cannot use one; give a global or unique-local IPv6 address' })
@@ -101,9 +104,8 @@ const schema = z
       }),
     region: z
       .object({
-        url: z.string().refine((v) => /^https?:\/\/[^\s/?#@]+(\/[^\s?#]*)?$/.test(v), {
-          message: 'must be an http(s) URL without credentials or query',
-        }),
+        /** The region's URL, or a list of its replicas (the rack fails over between them). */
+        url: z.union([regionUrl, z.array(regionUrl).min(1, 'must list at least one region URL').max(16)]),
         cluster_id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be a simple id (letters, digits, . _ -)'),
         token_file: z.string().min(1),
         ca_file: z.string().min(1).optional(),
