@@ -160,8 +160,8 @@ export function createRegionApp(region: RegionBackend, log: Logger): Express {
       if (!id) return;
       const r = bootEventsBodySchema.safeParse(req.body);
       if (!r.success) return say(res, 400, 'The events body must be {"events":[{"mac","system_id","kind","detail","at"}]} of printable fields.');
-      region.addEvents(id, r.data.events as RegionBootEvent[]);
-      res.status(202).json({ accepted: r.data.events.length });
+      const added = region.addEvents(id, r.data.events as RegionBootEvent[]);
+      res.status(202).json({ accepted: r.data.events.length, duplicates: r.data.events.length - added });
     }),
   );
 

@@ -61,5 +61,5 @@ export interface RegionBackend {
   addDiscovery(d: DiscoveryInput, cluster: string): Promise<{ created: boolean; systemId: string }>;
   setStatus(ref: string, status: string, options?: { reason?: string; from?: string }): Promise<Node>;
   listNodes(): Array<Record<string, unknown>>;
-  addEvents(cluster: string, events: RegionBootEvent[]): void;
+  addEvents(cluster: string, events: RegionBootEvent[]): number;
 }

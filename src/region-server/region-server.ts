@@ -40,6 +40,7 @@ export class RegionServer implements RegionBackend {
   readonly #o: RegionServerOptions;
   readonly #inventory: InventorySource;
   readonly #waiters = new Set<() => void>();
+  readonly #eventIds = new Set<string>();
   #wire: WireState | undefined;
   #writes: Promise<unknown> = Promise.resolve();
   #server: Server | undefined;
@@ -218,6 +219,8 @@ export class RegionServer implements RegionBackend {
       await this.#fresh();
       const node = this.resolve(ref);
       if (!node) throw new EdgebootError('E_NOT_FOUND', `no node is known as ${ref}`);
+      // A retry of a change that already happened (on this or another replica) is answered as done.
+      if (node.status === status && (options.reason === undefined || node.statusReason === options.reason)) return node;
       if (options.from && node.status !== options.from) {
         throw new EdgebootError('E_BUSY', `node ${node.systemId} is ${node.status}, not ${options.from}`);
       }
@@ -236,11 +239,21 @@ export class RegionServer implements RegionBackend {
     });
   }
 
-  /** Keep a batch of boot events (the newest MAX_EVENTS). */
-  addEvents(cluster: string, events: RegionBootEvent[]): void {
-    for (const event of events) this.events.push({ cluster, event });
-    if (this.events.length > MAX_EVENTS) this.events.splice(0, this.events.length - MAX_EVENTS);
+  /** Keep a batch of boot events (the newest MAX_EVENTS); an event whose id is already kept is a retry and is skipped. */
+  addEvents(cluster: string, events: RegionBootEvent[]): number {
+    let added = 0;
+    for (const event of events) {
+      const key = event.id === undefined ? undefined : `${cluster}/${event.id}`;
+      if (key !== undefined && this.#eventIds.has(key)) continue;
+      if (key !== undefined) this.#eventIds.add(key);
+      this.events.push({ cluster, event });
+      added++;
+    }
+    if (this.events.length > MAX_EVENTS) {
+      for (const { cluster: c, event } of this.events.splice(0, this.events.length - MAX_EVENTS)) if (event.id !== undefined) this.#eventIds.delete(`${c}/${event.id}`);
+    }
     this.stats.eventBatches++;
+    return added;
   }
 
   /** Re-read tokens and inventory (SIGHUP). */
