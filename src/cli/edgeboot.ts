@@ -67,13 +67,14 @@ const VERBS: Record<string, Verb> = {
   'dhcp-config': {
     summary: 'print the DHCP server snippet that points clients at edgeboot (dnsmasq, ISC dhcpd, Kea)',
     usage:
-      'edgeboot dhcp-config --server dnsmasq|isc|kea [--interface IF | --subnet CIDR | --server-address IP] [--hook PATH | --no-hook] [--config FILE]\n\nnext-server is edgeboot\'s IPv4 address on the chosen interface or subnet. The snippet maps option 93 to a loader,\nsends iPXE clients to http://<address>:<http.port>/boot.ipxe and wires the lease hook. Notes go to stderr.',
+      'edgeboot dhcp-config --server dnsmasq|isc|kea [--interface IF | --subnet CIDR | --server-address IP] [--ipv6] [--hook PATH | --no-hook] [--config FILE]\n\nnext-server is edgeboot\'s IPv4 address on the chosen interface or subnet. An IPv6 --subnet or --server-address (or --ipv6)\nwrites DHCPv6 instead (dnsmasq, kea): option 59 boot URLs by vendor class, for UEFI HTTP Boot, PXEv6 and iPXE. The snippet maps option 93 to a loader,\nsends iPXE clients to http://<address>:<http.port>/boot.ipxe and wires the lease hook. Notes go to stderr.',
     options: {
       ...common,
       server: { type: 'string' },
       interface: { type: 'string' },
       subnet: { type: 'string' },
       'server-address': { type: 'string' },
+      ipv6: { type: 'boolean' },
       hook: { type: 'string' },
       'no-hook': { type: 'boolean' },
     },
