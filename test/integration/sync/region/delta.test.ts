@@ -185,3 +185,33 @@ describe('delta sync', () => {
     }
   });
 });
+
+describe('delta sync against the reference region (edgeboot region)', () => {
+  it('follows the reference region by /changes: an admin status change arrives as a delta', async () => {
+    const { startRegion, TOKENS } = await import('../../../support/region-harness.js');
+    const real = await startRegion({ nodes: NODES.slice(0, 20) });
+    const rack = await startRack(real.url, { region: { state_dir: stateDir() } });
+    try {
+      await waitFor(async () => ((await metric(rack.base, 'edgeboot_region_revision')) ?? 0) > 0, 5000, 'a revision from the reference region');
+      expect(await scriptFor(rack.base, macOf(3))).toContain('bookworm');
+      const t0 = Date.now();
+      const res = await fetch(`${real.url}/api/v1/admin/nodes/${String(node(3).system_id)}/status`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKENS.admin}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ status: 'broken', reason: 'delta test' }),
+      });
+      expect(res.status).toBe(200);
+      await waitFor(async () => !(await scriptFor(rack.base, macOf(3))).includes('bookworm'), 5000, 'the status change on the rack');
+      const ms = Date.now() - t0;
+      const text = await (await fetch(`${rack.base}/metrics`)).text();
+      const deltas = Number(/edgeboot_region_requests_total\{result="delta"\} (\d+)/.exec(text)?.[1] ?? 0);
+      const bytes = Number(/edgeboot_region_delta_bytes_total (\d+)/.exec(text)?.[1] ?? 0);
+      console.log(`reference region: status change reached the rack in ${ms} ms by ${deltas} delta(s), ${bytes} B`);
+      expect(deltas).toBeGreaterThan(0);
+      expect(ms).toBeLessThan(1000);
+    } finally {
+      await rack.stop();
+      await real.cleanup();
+    }
+  });
+});
