@@ -16,7 +16,8 @@ apt-get install -y -q --no-install-recommends \
   nginx-light wrk \
   cloud-init "debian-installer-${VERSION_ID}-netboot-amd64" grub-common \
   debootstrap dpkg-dev debhelper fakeroot lintian systemd systemd-container git \
-  chromium
+  chromium \
+  keepalived
 if ! command -v node >/dev/null || ! node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a===20&&b>=19)?0:1)'; then
   apt-get install -y -q nodejs npm
 fi

@@ -4,5 +4,5 @@
 export { type BootEventInput, type BootEventKind, bootEventsBodySchema, printableLine, type RegionBootEvent, toBootEvent } from './boot-events.js';
 export { changesBodySchema, REVISION_HEADER, type WireChanges } from './changes-wire.js';
 export { discoveryBodySchema, type WireDiscovery } from './discovery.js';
-export { formatPath, parseSnapshot, parseSnapshotInSlices, type PlainNode, type PlainSnapshot, type RawSnapshot, sealNode, sealNodeLike, selectionKey, SnapshotChecker, type WireNode, type WireSelection, type WireSnapshot } from './snapshot-schema.js';
+export { formatPath, parseSnapshot, parseSnapshotInSlices, plainSnapshotSteps, type PlainNode, type PlainSnapshot, type RawSnapshot, sealNode, sealNodeLike, selectionKey, SnapshotChecker, type WireNode, type WireSelection, type WireSnapshot } from './snapshot-schema.js';
 export { nodeToWire, snapshotToWire } from './snapshot-wire.js';

@@ -1,14 +1,18 @@
 import { realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { EdgebootError, messageOf } from '../core/errors.js';
 import { tryParseMac } from '../core/mac.js';
 import { KNOWN_STATES } from '../core/node.js';
-import { bootEventsBodySchema, discoveryBodySchema, printableLine, type RegionBootEvent } from '../contract/index.js';
+import { bootEventsBodySchema, discoveryBodySchema, printableLine, REVISION_HEADER, type RegionBootEvent } from '../contract/index.js';
 import { type InstallSignal, nodeOfToken, parseOAuthPlaintext, readReport, readSignal, transitionFor } from './install-signal.js';
 import type { RegionBackend } from './region-backend.js';
+
+const gzipBody = promisify(gzip);
 
 type Handler = (req: Request, res: Response) => Promise<void> | void;
 
@@ -82,19 +86,56 @@ export function createRegionApp(region: RegionBackend, log: Logger): Express {
           cur = region.current()!;
           if (!changed) {
             region.stats.snapshotNotModified++;
-            res.status(304).set('ETag', cur.etag).end();
+            res.status(304).set({ ETag: cur.etag, [REVISION_HEADER]: String(cur.revision) }).end();
             return;
           }
         } else {
           region.stats.snapshotNotModified++;
-          res.status(304).set('ETag', cur.etag).end();
+          res.status(304).set({ ETag: cur.etag, [REVISION_HEADER]: String(cur.revision) }).end();
           return;
         }
       }
       region.stats.snapshotOk++;
-      res.status(200).type('application/json').set({ ETag: cur.etag, 'Cache-Control': 'no-store', Vary: 'Accept-Encoding' });
+      res.status(200).type('application/json').set({ ETag: cur.etag, [REVISION_HEADER]: String(cur.revision), 'Cache-Control': 'no-store', Vary: 'Accept-Encoding' });
       if (req.acceptsEncodings('gzip', 'identity') === 'gzip') res.set('Content-Encoding', 'gzip').send(await region.gzipped(cur));
       else res.send(cur.body);
+    }),
+  );
+
+  app.get(
+    '/api/v1/clusters/:id/changes',
+    route(async (req, res) => {
+      if (!cluster(req, res)) return;
+      if (!region.current()) return say(res, 503, 'The region has not loaded a valid inventory yet.');
+      const sinceText = String(req.query.since ?? '');
+      if (!/^\d{1,15}$/.test(sinceText)) return say(res, 400, 'The changes feed needs ?since=<revision>, a whole number from a snapshot or changes answer.');
+      const waitText = String(req.query.wait ?? '0');
+      if (!/^\d{1,6}$/.test(waitText)) return say(res, 400, 'The wait parameter must be a whole number of seconds.');
+      const since = Number(sinceText);
+      const wait = Math.min(Number(waitText), region.options.maxWaitSeconds ?? 60);
+      let answer = region.changesSince(since);
+      if (!('gone' in answer) && answer.revision === since && wait > 0) {
+        const w = region.waitForRevision(since, wait * 1000);
+        res.on('close', w.cancel);
+        await w.changed;
+        if (res.destroyed) return;
+        answer = region.changesSince(since);
+      }
+      res.set({ 'Cache-Control': 'no-store', [REVISION_HEADER]: String(answer.revision) });
+      if ('gone' in answer) {
+        return say(
+          res,
+          410,
+          answer.gone === 'ahead'
+            ? `Revision ${since} is ahead of this region's ${answer.revision}; re-list through the snapshot.`
+            : `Revision ${since} is older than the history this region keeps; re-list through the snapshot.`,
+        );
+      }
+      region.stats.changesOk++;
+      const body = Buffer.from(JSON.stringify(answer));
+      res.status(200).type('application/json');
+      if (body.length > 8192 && req.acceptsEncodings('gzip', 'identity') === 'gzip') res.set({ 'Content-Encoding': 'gzip', Vary: 'Accept-Encoding' }).send(await gzipBody(body));
+      else res.send(body);
     }),
   );
 
@@ -119,8 +160,8 @@ export function createRegionApp(region: RegionBackend, log: Logger): Express {
       if (!id) return;
       const r = bootEventsBodySchema.safeParse(req.body);
       if (!r.success) return say(res, 400, 'The events body must be {"events":[{"mac","system_id","kind","detail","at"}]} of printable fields.');
-      region.addEvents(id, r.data.events as RegionBootEvent[]);
-      res.status(202).json({ accepted: r.data.events.length });
+      const added = region.addEvents(id, r.data.events as RegionBootEvent[]);
+      res.status(202).json({ accepted: r.data.events.length, duplicates: r.data.events.length - added });
     }),
   );
 

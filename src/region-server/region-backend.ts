@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { MacAddress } from '../core/mac.js';
 import type { Node } from '../core/node.js';
-import type { RegionBootEvent } from '../contract/index.js';
+import type { RegionBootEvent, WireChanges } from '../contract/index.js';
+import type { ChangesRefusal } from './change-log.js';
 import type { NodeStore } from '../sync/nodes/index.js';
 import type { InstallSignal } from './install-signal.js';
 import type { RegionTokens } from './tokens.js';
@@ -25,6 +26,8 @@ export interface RegionServerOptions {
 export interface WireState {
   etag: string;
   version: string;
+  /** The cluster revision this snapshot is (the feed's `since` for a rack holding it). */
+  revision: number;
   body: Buffer;
   nodes: number;
   /** The body gzip-compressed, made once per snapshot on first request (zlib runs off the event loop). */
@@ -48,13 +51,15 @@ export interface RegionBackend {
   readonly store: NodeStore;
   readonly reports: Array<{ system_id: string; at: string } & InstallSignal>;
   readonly events: Array<{ cluster: string; event: RegionBootEvent }>;
-  readonly stats: { snapshotOk: number; snapshotNotModified: number; discoveries: number; eventBatches: number };
+  readonly stats: { snapshotOk: number; snapshotNotModified: number; changesOk: number; discoveries: number; eventBatches: number };
   readonly waiting: number;
   current(): WireState | undefined;
   gzipped(wire: WireState): Promise<Buffer>;
   waitForChange(etag: string, ms: number): { changed: Promise<boolean>; cancel: () => void };
+  waitForRevision(since: number, ms: number): { changed: Promise<boolean>; cancel: () => void };
+  changesSince(since: number): WireChanges | ChangesRefusal;
   addDiscovery(d: DiscoveryInput, cluster: string): Promise<{ created: boolean; systemId: string }>;
   setStatus(ref: string, status: string, options?: { reason?: string; from?: string }): Promise<Node>;
   listNodes(): Array<Record<string, unknown>>;
-  addEvents(cluster: string, events: RegionBootEvent[]): void;
+  addEvents(cluster: string, events: RegionBootEvent[]): number;
 }

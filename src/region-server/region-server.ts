@@ -9,9 +9,10 @@ import { EdgebootError, messageOf } from '../core/errors.js';
 import { tryParseMac } from '../core/mac.js';
 import { KNOWN_STATES, type Node } from '../core/node.js';
 import { tryParseUuid } from '../core/uuid.js';
-import { nodeToWire, type RegionBootEvent, snapshotToWire } from '../contract/index.js';
+import { nodeToWire, type RegionBootEvent, snapshotToWire, type WireChanges } from '../contract/index.js';
 import { InventorySource } from '../sync/inventory/index.js';
 import { NodeStore } from '../sync/nodes/index.js';
+import { ChangeLog, type ChangesRefusal } from './change-log.js';
 import { appendNode, discoveredFile, restoreText, setNodeStatus, snapshotText } from './inventory-writer.js';
 import type { InstallSignal } from './install-signal.js';
 import { createRegionApp } from './region-app.js';
@@ -35,24 +36,31 @@ export class RegionServer implements RegionBackend {
   readonly events: Array<{ cluster: string; event: RegionBootEvent }> = [];
   /** Install signals and reports nodes sent (the newest 10,000), tokens never included. */
   readonly reports: Array<{ system_id: string; at: string } & InstallSignal> = [];
-  readonly stats = { snapshotOk: 0, snapshotNotModified: 0, discoveries: 0, eventBatches: 0 };
+  readonly stats = { snapshotOk: 0, snapshotNotModified: 0, changesOk: 0, discoveries: 0, eventBatches: 0 };
   readonly #o: RegionServerOptions;
   readonly #inventory: InventorySource;
   readonly #waiters = new Set<() => void>();
+  readonly #eventIds = new Set<string>();
   #wire: WireState | undefined;
   #writes: Promise<unknown> = Promise.resolve();
   #server: Server | undefined;
+  // Revisions start from the clock in milliseconds, so a restarted region never hands out a revision an
+  // earlier process already used (its history is in memory only: an older `since` gets 410 and re-lists).
+  readonly #changes = new ChangeLog(Date.now());
 
   constructor(options: RegionServerOptions) {
     this.#o = options;
     this.tokens = new RegionTokens(options.tokensFile);
     this.#inventory = new InventorySource({ path: options.inventory, store: this.store, log: options.log.child({ part: 'inventory' }), watch: options.watch });
     this.store.onSwap((s) => {
-      const inner = JSON.stringify(snapshotToWire(s, '')).slice('{"version":"",'.length);
+      const wire = snapshotToWire(s, '');
+      const inner = JSON.stringify(wire).slice('{"version":"",'.length);
       const hash = createHash('sha256').update(inner).digest('hex').slice(0, 32);
       if (this.#wire && this.#wire.etag === `"${hash}"`) return;
+      this.#changes.record(wire);
       const version = hash.slice(0, 16);
-      this.#wire = { etag: `"${hash}"`, version, body: Buffer.from(`{"version":"${version}",${inner}`), nodes: s.nodes.length };
+      const revision = this.#changes.revision;
+      this.#wire = { etag: `"${hash}"`, version, revision, body: Buffer.from(`{"version":"${version}","revision":${revision},${inner}`), nodes: s.nodes.length };
       for (const wake of this.#waiters) wake();
     });
   }
@@ -94,11 +102,25 @@ export class RegionServer implements RegionBackend {
 
   /** Resolve when the served snapshot differs from `etag`, or after `ms` (false); `cancel` on client close. */
   waitForChange(etag: string, ms: number): { changed: Promise<boolean>; cancel: () => void } {
+    return this.#waitUntil(() => this.#wire?.etag !== etag, ms);
+  }
+
+  /** Resolve when the revision has moved past `since`, or after `ms` (false); `cancel` on client close. */
+  waitForRevision(since: number, ms: number): { changed: Promise<boolean>; cancel: () => void } {
+    return this.#waitUntil(() => this.#changes.revision > since, ms);
+  }
+
+  /** What changed after revision `since`, or why only a full re-list can say it. */
+  changesSince(since: number): WireChanges | ChangesRefusal {
+    return this.#changes.since(since);
+  }
+
+  #waitUntil(done: () => boolean, ms: number): { changed: Promise<boolean>; cancel: () => void } {
     let wake: () => void = () => undefined;
     let timer: NodeJS.Timeout | undefined;
     const changed = new Promise<boolean>((resolve) => {
       wake = () => {
-        if (this.#wire?.etag === etag) return;
+        if (!done()) return;
         this.#waiters.delete(wake);
         clearTimeout(timer);
         resolve(true);
@@ -197,6 +219,8 @@ export class RegionServer implements RegionBackend {
       await this.#fresh();
       const node = this.resolve(ref);
       if (!node) throw new EdgebootError('E_NOT_FOUND', `no node is known as ${ref}`);
+      // A retry of a change that already happened (on this or another replica) is answered as done.
+      if (node.status === status && (options.reason === undefined || node.statusReason === options.reason)) return node;
       if (options.from && node.status !== options.from) {
         throw new EdgebootError('E_BUSY', `node ${node.systemId} is ${node.status}, not ${options.from}`);
       }
@@ -215,11 +239,21 @@ export class RegionServer implements RegionBackend {
     });
   }
 
-  /** Keep a batch of boot events (the newest MAX_EVENTS). */
-  addEvents(cluster: string, events: RegionBootEvent[]): void {
-    for (const event of events) this.events.push({ cluster, event });
-    if (this.events.length > MAX_EVENTS) this.events.splice(0, this.events.length - MAX_EVENTS);
+  /** Keep a batch of boot events (the newest MAX_EVENTS); an event whose id is already kept is a retry and is skipped. */
+  addEvents(cluster: string, events: RegionBootEvent[]): number {
+    let added = 0;
+    for (const event of events) {
+      const key = event.id === undefined ? undefined : `${cluster}/${event.id}`;
+      if (key !== undefined && this.#eventIds.has(key)) continue;
+      if (key !== undefined) this.#eventIds.add(key);
+      this.events.push({ cluster, event });
+      added++;
+    }
+    if (this.events.length > MAX_EVENTS) {
+      for (const { cluster: c, event } of this.events.splice(0, this.events.length - MAX_EVENTS)) if (event.id !== undefined) this.#eventIds.delete(`${c}/${event.id}`);
+    }
     this.stats.eventBatches++;
+    return added;
   }
 
   /** Re-read tokens and inventory (SIGHUP). */

@@ -6,12 +6,12 @@ import { createGunzip } from 'node:zlib';
 import { messageOf } from '../../core/errors.js';
 import { printable } from '../../core/mac.js';
 import { classifyNetworkError, classifyStatus, RegionError } from './region-error.js';
+import { REVISION_HEADER } from '../../contract/index.js';
 
 /** Where the region is and how this rack proves who it is. */
 export interface RegionClientOptions {
-  url: string;
-  /** Every replica of the region (`url` first); requests go to one, and move to the next when it fails. */
-  urls?: string[];
+  /** One region URL, or several replicas of one region: requests go to one, and move to the next when it fails. */
+  url: string | string[];
   clusterId: string;
   tokenFile: string;
   caFile?: string;
@@ -22,7 +22,16 @@ export interface RegionClientOptions {
 }
 
 /** The answer to a snapshot request. */
-export type SnapshotAnswer = { kind: 'unchanged' } | { kind: 'changed'; etag: string | undefined; body: Buffer; bytes: number };
+export type SnapshotAnswer = { kind: 'unchanged' } | { kind: 'changed'; etag: string | undefined; body: Buffer; bytes: number; revision?: number };
+
+/** The answer to a changes request: a delta body (envelope unchecked), `gone` (410: re-list), or `no-feed` (404: the region has none). */
+export type ChangesAnswer = { kind: 'changes'; body: unknown; bytes: number } | { kind: 'gone' } | { kind: 'no-feed' };
+
+/** The revision header's value as a whole number, undefined when absent or not one (an old region). */
+export function parseRevision(value: unknown): number | undefined {
+  if (typeof value !== 'string' || !/^\d{1,15}$/.test(value.trim())) return undefined;
+  return Number(value.trim());
+}
 
 const DEFAULT_MAX_BODY = 512 * 1024 * 1024;
 
@@ -40,7 +49,9 @@ export function safeUrl(url: string): string {
 export class RegionClient {
   readonly #o: RegionClientOptions;
   readonly #bases: URL[];
-  #current = 0;
+  readonly #urls: string[];
+  /** The replica requests go to now; moves on when one fails to answer or answers 5xx. */
+  #at = 0;
   #token: string | undefined;
   #agent: HttpAgent | HttpsAgent | undefined;
   /** The first load of the credentials while it runs: concurrent first requests share it (a second load would destroy the agent under the first). */
@@ -48,20 +59,33 @@ export class RegionClient {
 
   constructor(options: RegionClientOptions) {
     this.#o = options;
-    const urls = options.urls && options.urls.length > 0 ? options.urls : [options.url];
-    this.#bases = urls.map((u) => new URL(u.endsWith('/') ? u : `${u}/`));
+    this.#urls = Array.isArray(options.url) ? options.url : [options.url];
+    if (this.#urls.length === 0) throw new RegionError('credentials', 'region.url names no region');
+    this.#bases = this.#urls.map((u) => new URL(u.endsWith('/') ? u : `${u}/`));
   }
 
   get #base(): URL {
-    return this.#bases[this.#current]!;
+    return this.#bases[this.#at]!;
   }
 
-  /**
-   * The replica in use failed (no answer, TLS, or a 5xx): the next request goes to the next one. The caller's
-   * backoff paces the retries, so a rack cycles through the replicas without hammering any of them.
-   */
-  #failover(): void {
-    if (this.#bases.length > 1) this.#current = (this.#current + 1) % this.#bases.length;
+  /** Move to the next replica (after a failure); with one URL this changes nothing. */
+  #failOver(): void {
+    this.#at = (this.#at + 1) % this.#bases.length;
+  }
+
+  /** Index of the replica requests go to now. */
+  get current(): number {
+    return this.#at;
+  }
+
+  /** Send the next requests to replica `index` (modulo the list). */
+  select(index: number): void {
+    this.#at = ((index % this.#bases.length) + this.#bases.length) % this.#bases.length;
+  }
+
+  /** Every replica's URL, safe to log. */
+  get replicas(): string[] {
+    return this.#urls.map(safeUrl);
   }
 
   /** What this client was made from (plain data: the region worker builds its own client from it). */
@@ -71,12 +95,7 @@ export class RegionClient {
 
   /** The region's URL, safe to log. */
   get where(): string {
-    return safeUrl(this.#base.href);
-  }
-
-  /** Every replica, safe to log. */
-  get replicas(): string[] {
-    return this.#bases.map((b) => safeUrl(b.href));
+    return safeUrl(this.#urls[this.#at]!);
   }
 
   get clusterId(): string {
@@ -103,7 +122,7 @@ export class RegionClient {
       }
     }
     this.#agent?.destroy();
-    this.#agent = this.#bases[0]!.protocol === 'https:' ? new HttpsAgent({ keepAlive: true, ca }) : new HttpAgent({ keepAlive: true });
+    this.#agent = this.#base.protocol === 'https:' ? new HttpsAgent({ keepAlive: true, ca }) : new HttpAgent({ keepAlive: true });
     this.#token = token;
   }
 
@@ -138,9 +157,10 @@ export class RegionClient {
         else {
           const failure = classifyNetworkError(err);
           const what = failure === 'tls' ? 'TLS failure talking to' : 'cannot reach';
-          const failed = this.where;
-          this.#failover();
-          reject(new RegionError(failure, `${what} region ${failed}: ${messageOf(err)}`, { cause: err }));
+          const where = this.where;
+          // The next attempt (after the caller's backoff) goes to the next replica.
+          this.#failOver();
+          reject(new RegionError(failure, `${what} region ${where}: ${messageOf(err)}`, { cause: err }));
         }
       });
       req.end(options.body);
@@ -150,11 +170,11 @@ export class RegionClient {
   async #fail(res: IncomingMessage, what: string, resource = false): Promise<never> {
     const body = await readBody(res, 4096).catch(() => '');
     const status = res.statusCode ?? 0;
-    const where = this.where;
-    // A replica that answers 5xx (its database away, overloaded) is skipped like one that does not answer.
-    if (status >= 500) this.#failover();
-    if (resource && status === 404) throw new RegionError('http', `region ${where} has no ${what} (HTTP 404)`, { status });
+    if (resource && status === 404) throw new RegionError('http', `region ${this.where} has no ${what} (HTTP 404)`, { status });
     const failure = classifyStatus(status) ?? 'http';
+    const where = this.where;
+    // A replica that answers 5xx (its database gone, shutting down) is left for the next one.
+    if (status >= 500) this.#failOver();
     const said = body ? `: ${printable(body.replace(/\s+/g, ' '), 160)}` : '';
     const meaning =
       failure === 'unauthorized'
@@ -167,8 +187,8 @@ export class RegionClient {
 
   /** `GET …/snapshot`, conditional on `etag`, held up to `waitSeconds` by the region when unchanged. */
   async fetchSnapshot(options: { etag?: string; waitSeconds?: number; signal?: AbortSignal; replica?: number } = {}): Promise<SnapshotAnswer> {
-    // The follower chooses the replica (it may run this client in its helper process): its choice wins.
-    if (options.replica !== undefined) this.#current = options.replica % this.#bases.length;
+    // The follower names the replica (this client may be its helper process's copy): its choice wins.
+    if (options.replica !== undefined) this.select(options.replica);
     const wait = options.etag ? Math.max(0, Math.floor(options.waitSeconds ?? 0)) : 0;
     const path = `api/v1/clusters/${encodeURIComponent(this.#o.clusterId)}/snapshot${wait > 0 ? `?wait=${wait}` : ''}`;
     // gzip: a snapshot is JSON, ≈ 33 MB for 100,000 nodes and several times smaller compressed.
@@ -197,7 +217,42 @@ export class RegionClient {
       throw new RegionError('unreachable', `region ${this.where} dropped the snapshot transfer: ${messageOf(err)}`, { cause: err });
     }
     const etag = typeof res.headers.etag === 'string' ? res.headers.etag : undefined;
-    return { kind: 'changed', etag, body, bytes: body.length };
+    return { kind: 'changed', etag, body, bytes: body.length, revision: parseRevision(res.headers[REVISION_HEADER]) };
+  }
+
+  /** `GET …/changes?since=&wait=`: what changed since revision `since`, held up to `waitSeconds` when nothing did. */
+  async fetchChanges(options: { since: number; waitSeconds?: number; signal?: AbortSignal }): Promise<ChangesAnswer> {
+    const wait = Math.max(0, Math.floor(options.waitSeconds ?? 0));
+    const path = `api/v1/clusters/${encodeURIComponent(this.#o.clusterId)}/changes?since=${options.since}&wait=${wait}`;
+    const res = await this.#send('GET', path, { headers: { 'accept-encoding': 'gzip' }, signal: options.signal, waitSeconds: wait });
+    if (res.statusCode === 410) {
+      res.resume();
+      return { kind: 'gone' };
+    }
+    if (res.statusCode === 404) {
+      res.resume();
+      return { kind: 'no-feed' };
+    }
+    if (res.statusCode !== 200) return this.#fail(res, 'the changes request');
+    const max = this.#o.maxBodyBytes ?? DEFAULT_MAX_BODY;
+    const encoding = String(res.headers['content-encoding'] ?? 'identity').toLowerCase();
+    let body: Buffer;
+    try {
+      if (encoding === 'gzip') body = await readGzipBody(res, max);
+      else if (encoding === 'identity') body = await readBodyBuffer(res, max);
+      else {
+        res.resume();
+        throw new RegionError('malformed', `region ${this.where} sent the changes in an encoding it was not asked for (${printable(encoding, 40)})`);
+      }
+    } catch (err) {
+      if (err instanceof RegionError) throw err;
+      throw new RegionError('unreachable', `region ${this.where} dropped the changes transfer: ${messageOf(err)}`, { cause: err });
+    }
+    try {
+      return { kind: 'changes', body: JSON.parse(body.toString('utf8')) as unknown, bytes: body.length };
+    } catch (err) {
+      throw new RegionError('malformed', `region ${this.where} sent changes that are not JSON: ${messageOf(err)}`);
+    }
   }
 
   /** POST a JSON body to a cluster endpoint (`discoveries`, `events`); resolves with the status on 2xx. */

@@ -24,7 +24,7 @@ export interface SnapshotPoll {
 }
 
 /** What a poll found: nothing new (304), or a validated snapshot. Failures throw RegionError. */
-export type PollResult = { kind: 'unchanged' } | { kind: 'changed'; etag: string | undefined; bytes: number; loaded: LoadedSnapshot };
+export type PollResult = { kind: 'unchanged' } | { kind: 'changed'; etag: string | undefined; bytes: number; loaded: LoadedSnapshot; revision?: number };
 
 /** Fetches, parses and validates region snapshots for RegionSource. */
 export interface SnapshotFetcher {
@@ -221,9 +221,9 @@ export class HelperSnapshotFetcher implements SnapshotFetcher {
         if (total !== head.total) {
           return finish(new RegionError('helper', `${p.where} could not be taken in: the region helper handed over ${total} of ${head.total} nodes`), true);
         }
-        const { head: rest, generation, etag, bytes } = head;
+        const { head: rest, generation, etag, bytes, revision } = head;
         const list = inOrder && covered === inForce.length ? inForce : inOrder ? inForce.slice(0, covered) : nodes;
-        finish({ kind: 'changed', etag, bytes, loaded: { snapshot: { ...rest, nodes: list }, generation, tables } }, false);
+        finish({ kind: 'changed', etag, bytes, revision, loaded: { snapshot: { ...rest, nodes: list }, generation, tables } }, false);
       };
       const onExit = (code: number | null) =>
         finish(new RegionError('helper', `${p.where} could not be fetched: the region helper stopped (${code ?? 'no exit code'})`), true);
@@ -252,7 +252,7 @@ export class InlineSnapshotFetcher implements SnapshotFetcher {
     const answer = await this.#client.fetchSnapshot({ etag: p.etag, waitSeconds: p.waitSeconds, signal: p.signal, replica: p.replica });
     if (answer.kind === 'unchanged') return answer;
     try {
-      return { kind: 'changed', etag: answer.etag, bytes: answer.bytes, loaded: await loadSnapshot(answer.body, p.where) };
+      return { kind: 'changed', etag: answer.etag, bytes: answer.bytes, revision: answer.revision, loaded: await loadSnapshot(answer.body, p.where) };
     } catch (err) {
       throw new RegionError('malformed', messageOf(err), { cause: err });
     }

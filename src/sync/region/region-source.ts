@@ -5,6 +5,7 @@ import type { Node } from '../../core/node.js';
 import type { RegionClient } from './region-client.js';
 import type { LoadedSnapshot, PersistedSnapshot } from '../snapshot/index.js';
 import { type SnapshotFetcher, snapshotFetcher } from './region-fetcher.js';
+import { applyDelta, parseChanges } from './delta-apply.js';
 import { backoffMs, FAILURE_LINES, type RegionFailure, RegionError } from './region-error.js';
 import type { NodeQuery, NodeStore, SnapshotFeed } from '../nodes/index.js';
 
@@ -34,16 +35,17 @@ export type RegionState = 'starting' | 'connected' | RegionFailure;
 
 /** The region facts /healthz shows (no token, no query string). */
 export interface RegionHealth {
-  /** The replica in use. */
   url: string;
-  /** Every replica the rack may use, in failover order. */
-  replicas: string[];
   clusterId: string;
   state: RegionState;
   lastContactSecondsAgo: number | null;
   consecutiveFailures: number;
   lastError: string | null;
   etag: string | null;
+  /** The region revision of the snapshot in force, null when following by snapshot only. */
+  revision: number | null;
+  /** Every region URL this rack fails over between (safe to show). */
+  replicas: string[];
   /** True while the rack serves a snapshot loaded from disk that the region has not confirmed since. */
   stale: boolean;
   /** The on-disk copy: where, how old, and the last write failure. */
@@ -56,6 +58,7 @@ export class RegionSource implements SnapshotFeed {
   readonly #now: () => number;
   readonly #fetcher: SnapshotFetcher;
   #requests: Counter | undefined;
+  #deltaBytes: Counter | undefined;
   #etag: string | undefined;
   #state: RegionState = 'starting';
   #loggedFailure: RegionFailure | undefined;
@@ -72,8 +75,10 @@ export class RegionSource implements SnapshotFeed {
   lastError: string | undefined;
   /** Serving the persisted copy, not yet confirmed by the region. */
   #stale = false;
-  /** The replica snapshots are asked from; the next one after each failure (the backoff paces the tries). */
-  #replica = 0;
+  /** The region revision of the snapshot in force, when the region has a changes feed; undefined: follow by snapshot. */
+  #revision: number | undefined;
+  /** The region answered 404 to /changes: an old region without the feed; snapshot polling only, until restart. */
+  #noFeed = false;
 
   constructor(options: RegionSourceOptions) {
     this.#o = options;
@@ -81,14 +86,11 @@ export class RegionSource implements SnapshotFeed {
     this.#fetcher = options.fetcher ?? snapshotFetcher(options.client, { warn: (m) => options.log.warn(m) });
   }
 
-  /** The region's replicas in failover order (a client without a list has one: its own URL). */
-  #replicas(): string[] {
-    return this.#o.client.replicas ?? [this.#o.client.where];
-  }
-
   /** Add the region series to /metrics (no label ever carries the URL's credentials or the token). */
   registerMetrics(m: MetricsRegistry): void {
-    this.#requests = m.counter('edgeboot_region_requests_total', 'Snapshot requests to the region by result.', ['result']);
+    this.#requests = m.counter('edgeboot_region_requests_total', 'Snapshot and changes requests to the region by result.', ['result']);
+    this.#deltaBytes = m.counter('edgeboot_region_delta_bytes_total', 'Bytes of changes answers applied from the region feed.');
+    m.gauge('edgeboot_region_revision', 'The region revision of the snapshot in force (absent when the region has no changes feed).', () => this.#revision);
     m.gauge('edgeboot_region_up', 'Whether the last snapshot request reached the region and was accepted.', () =>
       this.#state === 'connected' ? 1 : 0,
     );
@@ -126,8 +128,11 @@ export class RegionSource implements SnapshotFeed {
     if (!copy || this.#o.store.loaded) return;
     const { snapshot } = copy.loaded;
     await this.#o.store.swapInSlices(snapshot, `persisted:${copy.path}`, 1000);
-    // Asking with the saved ETag lets the region confirm the copy with a 304 instead of resending it.
+    // Asking with the saved ETag lets the region confirm the copy with a 304 instead of resending it;
+    // with the saved revision the rack catches up by delta instead.
     this.#etag ??= copy.etag;
+    this.#loaded ??= copy.loaded;
+    this.#revision ??= copy.revision;
     this.#stale = true;
     const age = Math.max(0, (this.#now() - copy.savedAt) / 1000);
     this.#o.log.warn(
@@ -177,40 +182,115 @@ export class RegionSource implements SnapshotFeed {
     });
   }
 
-  /** One snapshot request: swap on a new valid snapshot, confirm freshness on 304, throw RegionError otherwise. */
+  /** One request to the region: a delta when it has a feed and the rack a revision, else a snapshot request. */
   async #pollOnce(signal?: AbortSignal): Promise<'changed' | 'unchanged'> {
+    if (this.#revision !== undefined && this.#loaded && !this.#noFeed && this.#running) {
+      const r = await this.#pollChanges(this.#revision, this.#loaded.snapshot, signal);
+      if (r !== 'relist') return r;
+    }
+    return this.#pollSnapshot(signal);
+  }
+
+  /**
+   * One changes request: apply the delta to the snapshot in force and check the result whole. A bad delta
+   * throws (the snapshot in force stays) and the next request is a full snapshot; 410 and 404 re-list at once.
+   */
+  async #pollChanges(since: number, current: LoadedSnapshot['snapshot'], signal?: AbortSignal): Promise<'changed' | 'unchanged' | 'relist'> {
     const c = this.#o.client;
-    const replica = this.#replicas()[this.#replica] ?? c.where;
-    const where = `region snapshot from ${replica} (cluster ${c.clusterId})`;
-    // Fetched, parsed and validated off this thread (region-fetcher.ts); only changed nodes and the index work land here.
-    const answer = await this.#fetcher.poll({ etag: this.#etag, waitSeconds: this.#o.waitSeconds ?? 30, where, previous: this.#loaded, signal, replica: this.#replicas().length > 1 ? this.#replica : undefined });
-    if (answer.kind === 'unchanged') {
-      if (this.#stale) {
-        // The region confirms the copy from disk: it is current again.
-        this.#stale = false;
-        this.#o.store.source = `region:${replica}`;
-        this.#o.log.info({ version: this.#etag }, 'the region confirms the persisted snapshot');
+    const where = `region changes from ${c.where} (cluster ${c.clusterId}, since revision ${since})`;
+    // A stale copy from disk is confirmed (or updated) at once rather than after a held poll.
+    const answer = await c.fetchChanges({ since, waitSeconds: this.#stale ? 0 : (this.#o.waitSeconds ?? 30), signal });
+    if (answer.kind !== 'changes') {
+      this.#revision = undefined;
+      this.#etag = undefined;
+      if (answer.kind === 'no-feed') {
+        this.#noFeed = true;
+        this.#o.log.info({ region: c.where }, 'the region has no changes feed; following its snapshot by long poll');
+      } else this.#o.log.info({ region: c.where, since }, 'the region no longer holds changes since our revision (410); fetching the full snapshot');
+      return 'relist';
+    }
+    let applied;
+    try {
+      const changes = parseChanges(answer.body, where);
+      if (changes.revision < since) throw new RegionError('malformed', `${where} went back to revision ${changes.revision}`);
+      if (changes.revision === since && !changes.nodes_changed.length && !changes.nodes_removed.length && !changes.config && !changes.boot_selections) {
+        this.#confirmStale(`revision ${since}`);
+        this.#o.store.confirm();
+        this.#noteSuccess('not_modified');
+        return 'unchanged';
       }
+      applied = await applyDelta(current, changes, where);
+    } catch (err) {
+      // Rejected whole: the snapshot in force stays and the next request re-lists with the full snapshot.
+      this.#revision = undefined;
+      this.#etag = undefined;
+      throw err instanceof RegionError ? err : new RegionError('malformed', messageOf(err), { cause: err });
+    }
+    if (this.#loaded?.snapshot !== current) throw new RegionError('helper', `${where} arrived after another load; asking again`);
+    await this.#o.store.swapInSlices(applied.snapshot, `region:${c.where}`, 1000);
+    // The helper's generation names the load it delivered; this one it never saw.
+    this.#loaded = { snapshot: applied.snapshot };
+    this.#revision = applied.revision;
+    this.#etag = undefined;
+    this.#confirmStale(`revision ${applied.revision}`);
+    this.#o.persisted?.save(applied.snapshot, { revision: applied.revision });
+    this.#deltaBytes?.inc({}, answer.bytes);
+    this.#o.log.info(
+      { revision: applied.revision, changed: applied.changed, removed: applied.removed, nodes: applied.snapshot.nodes.length, bytes: answer.bytes },
+      'region changes applied',
+    );
+    this.#noteSuccess('delta');
+    return 'changed';
+  }
+
+  /** The region has spoken for the copy from disk: it is current again. */
+  #confirmStale(what: string): void {
+    if (!this.#stale) return;
+    this.#stale = false;
+    this.#o.store.source = `region:${this.#o.client.where}`;
+    this.#o.log.info({ version: what }, 'the region confirms the persisted snapshot');
+  }
+
+  /** One snapshot request: swap on a new valid snapshot, confirm freshness on 304, throw RegionError otherwise. */
+  async #pollSnapshot(signal?: AbortSignal): Promise<'changed' | 'unchanged'> {
+    const c = this.#o.client;
+    const where = `region snapshot from ${c.where} (cluster ${c.clusterId})`;
+    // Fetched, parsed and validated off this thread (region-fetcher.ts); only changed nodes and the index work land here.
+    // The helper process has its own copy of the client: tell it which replica to ask, and move this copy on
+    // when that replica fails, so both (and /healthz) agree on the replica in use.
+    const several = (c.replicas?.length ?? 1) > 1;
+    const replica = several ? c.current : undefined;
+    let answer;
+    try {
+      answer = await this.#fetcher.poll({ etag: this.#etag, waitSeconds: this.#o.waitSeconds ?? 30, where, previous: this.#loaded, signal, replica });
+    } catch (err) {
+      if (replica !== undefined && !signal?.aborted) c.select(replica + 1);
+      throw err;
+    }
+    if (answer.kind === 'unchanged') {
+      this.#confirmStale(this.#etag ?? '');
       this.#o.store.confirm();
       this.#noteSuccess('not_modified');
       return 'unchanged';
     }
     const { snapshot } = answer.loaded;
     if (!snapshot.version) snapshot.version = answer.etag ?? '';
-    const source = `region:${replica}`;
+    const source = `region:${c.where}`;
     if (answer.loaded.tables) this.#o.store.install(snapshot, answer.loaded.tables, source);
     else await this.#o.store.swapInSlices(snapshot, source, 1000);
     this.#loaded = answer.loaded;
     this.#stale = false;
+    // A revision means the region has a changes feed: the next request asks only for what changed since.
+    this.#revision = this.#noFeed ? undefined : answer.revision;
     // Only a running follower keeps the copy: `edgeboot render` and `check` fetch once and must not write state.
-    if (this.#running) this.#o.persisted?.save(snapshot, { etag: answer.etag });
-    this.#o.log.info({ nodes: snapshot.nodes.length, version: snapshot.version, bytes: answer.bytes }, 'region snapshot loaded');
+    if (this.#running) this.#o.persisted?.save(snapshot, { etag: answer.etag, revision: answer.revision });
+    this.#o.log.info({ nodes: snapshot.nodes.length, version: snapshot.version, bytes: answer.bytes, revision: answer.revision }, 'region snapshot loaded');
     this.#etag = answer.etag;
     this.#noteSuccess('ok');
     return 'changed';
   }
 
-  #noteSuccess(result: 'ok' | 'not_modified'): void {
+  #noteSuccess(result: 'ok' | 'not_modified' | 'delta'): void {
     this.#requests?.inc({ result });
     this.#lastContact = this.#now();
     if (this.#loggedFailure) {
@@ -227,7 +307,6 @@ export class RegionSource implements SnapshotFeed {
     this.#requests?.inc({ result: failure.replace('-', '_') });
     this.#failures++;
     this.#state = failure;
-    this.#replica = (this.#replica + 1) % this.#replicas().length;
     this.lastError = messageOf(err);
     if (failure === this.#loggedFailure) {
       this.#o.log.debug({ err: this.lastError, failures: this.#failures }, 'region still failing');
@@ -275,14 +354,15 @@ export class RegionSource implements SnapshotFeed {
   /** Region facts for /healthz. */
   health(): RegionHealth {
     return {
-      url: this.#replicas()[this.#replica] ?? this.#o.client.where,
-      replicas: this.#replicas(),
+      url: this.#o.client.where,
       clusterId: this.#o.client.clusterId,
       state: this.#state,
       lastContactSecondsAgo: this.#lastContact === undefined ? null : (this.#now() - this.#lastContact) / 1000,
       consecutiveFailures: this.#failures,
       lastError: this.lastError ?? null,
       etag: this.#etag ?? null,
+      revision: this.#revision ?? null,
+      replicas: this.#o.client.replicas,
       stale: this.#stale,
       persisted: this.#o.persisted
         ? {

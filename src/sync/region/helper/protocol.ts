@@ -35,6 +35,8 @@ export type RegionWorkerReply =
       generation: string;
       etag: string | undefined;
       bytes: number;
+      /** The region's revision of this snapshot (X-Edgeboot-Revision), when it has a changes feed. */
+      revision?: number;
     }
   | {
       type: 'piece';

@@ -246,6 +246,7 @@ async function poll(req: Extract<RegionWorkerRequest, { type: 'poll' }>): Promis
     generation,
     etag: answer.etag,
     bytes: answer.bytes,
+    revision: answer.revision,
   });
 }
 

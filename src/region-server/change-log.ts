@@ -1,0 +1,114 @@
+import type { WireChanges, WireNode, WireSelection, WireSnapshot } from '../contract/index.js';
+
+// The revision feed of the file-backed region: each served snapshot that differs from the one before is one
+// revision, and the log remembers which system ids each revision touched. Bodies are not kept: an answer
+// takes the nodes' current form, which is what a rack applying the delta must end up with anyway.
+
+/** One revision's footprint: ids added or changed, ids removed, and whether config or selections changed. */
+interface Entry {
+  revision: number;
+  changed: string[];
+  removed: string[];
+  config: boolean;
+  selections: boolean;
+}
+
+/** Why a `since` cannot be answered with a delta (both mean: re-list through the snapshot). */
+export type ChangesRefusal = { gone: 'too-old' | 'ahead'; revision: number };
+
+/** Revisions of one served snapshot stream, with a bounded history of what each one touched. */
+export class ChangeLog {
+  #revision: number;
+  #floor: number;
+  readonly #entries: Entry[] = [];
+  readonly #keep: number;
+  #nodes = new Map<string, string>();
+  #current = new Map<string, WireNode>();
+  #config = '';
+  #selections = '';
+  #snapshot: WireSnapshot | undefined;
+
+  /** Start at `start` (the oldest `since` answerable until history fills), keeping the newest `keep` revisions. */
+  constructor(start: number, keep = 10_000) {
+    this.#revision = start;
+    this.#floor = start;
+    this.#keep = keep;
+  }
+
+  /** The revision of the snapshot being served. */
+  get revision(): number {
+    return this.#revision;
+  }
+
+  /** The oldest `since` still answerable by a delta. */
+  get floor(): number {
+    return this.#floor;
+  }
+
+  /** Take the next served snapshot; returns true when it differs from the previous one (a new revision). */
+  record(s: WireSnapshot): boolean {
+    const nodes = new Map<string, string>();
+    const current = new Map<string, WireNode>();
+    for (const n of s.nodes) {
+      nodes.set(n.system_id, JSON.stringify(n));
+      current.set(n.system_id, n);
+    }
+    const config = JSON.stringify(s.config);
+    const selections = JSON.stringify(s.boot_selections);
+    const first = this.#snapshot === undefined;
+    const changed: string[] = [];
+    const removed: string[] = [];
+    if (!first) {
+      for (const [id, text] of nodes) if (this.#nodes.get(id) !== text) changed.push(id);
+      for (const id of this.#nodes.keys()) if (!nodes.has(id)) removed.push(id);
+    }
+    const entry: Entry = {
+      revision: this.#revision + 1,
+      changed,
+      removed,
+      config: !first && config !== this.#config,
+      selections: !first && selections !== this.#selections,
+    };
+    this.#nodes = nodes;
+    this.#current = current;
+    this.#config = config;
+    this.#selections = selections;
+    this.#snapshot = s;
+    if (first || (!changed.length && !removed.length && !entry.config && !entry.selections)) return false;
+    this.#revision = entry.revision;
+    this.#entries.push(entry);
+    if (this.#entries.length > this.#keep) this.#floor = this.#entries.splice(0, this.#entries.length - this.#keep).at(-1)!.revision;
+    return true;
+  }
+
+  /** What changed after `since`, or why a delta cannot say it (older than the history kept, or ahead of it). */
+  since(since: number): WireChanges | ChangesRefusal {
+    if (since > this.#revision) return { gone: 'ahead', revision: this.#revision };
+    if (since < this.#floor) return { gone: 'too-old', revision: this.#revision };
+    const changed = new Set<string>();
+    const removed = new Set<string>();
+    let config = false;
+    let selections = false;
+    for (const e of this.#entries) {
+      if (e.revision <= since) continue;
+      for (const id of e.changed) {
+        changed.add(id);
+        removed.delete(id);
+      }
+      for (const id of e.removed) {
+        removed.add(id);
+        changed.delete(id);
+      }
+      config ||= e.config;
+      selections ||= e.selections;
+    }
+    const out: WireChanges = {
+      revision: this.#revision,
+      nodes_changed: [...changed].map((id) => this.#current.get(id)!),
+      nodes_removed: [...removed],
+    };
+    if (config && this.#snapshot) out.config = this.#snapshot.config;
+    if (selections && this.#snapshot) out.boot_selections = this.#snapshot.boot_selections as WireSelection[];
+    return out;
+  }
+}

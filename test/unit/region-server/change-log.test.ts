@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import type { WireNode, WireSnapshot } from '../../../src/contract/index.js';
+import { ChangeLog } from '../../../src/region-server/change-log.js';
+
+const node = (id: string, status = 'deployed'): WireNode => ({ system_id: id, hostname: `h-${id}`, macs: [], arch: 'amd64/generic', status });
+const snap = (nodes: WireNode[], config: WireSnapshot['config'] = {}): WireSnapshot => ({ version: '', nodes, config, boot_selections: [] });
+
+describe('ChangeLog', () => {
+  it('counts only snapshots that differ, and the first load is the base', () => {
+    const log = new ChangeLog(100);
+    expect(log.record(snap([node('a')]))).toBe(false);
+    expect(log.revision).toBe(100);
+    expect(log.record(snap([node('a')]))).toBe(false);
+    expect(log.record(snap([node('a', 'ready')]))).toBe(true);
+    expect(log.revision).toBe(101);
+  });
+
+  it('answers added, changed and removed nodes since a revision, config only when it changed', () => {
+    const log = new ChangeLog(0);
+    log.record(snap([node('a'), node('b')]));
+    log.record(snap([node('a', 'ready'), node('b')])); // 1
+    log.record(snap([node('a', 'ready'), node('c')])); // 2: b removed, c added
+    log.record(snap([node('a', 'ready'), node('c')], { kernel_opts: 'quiet' })); // 3
+    expect(log.since(0)).toEqual({ revision: 3, nodes_changed: [node('a', 'ready'), node('c')], nodes_removed: ['b'], config: { kernel_opts: 'quiet' } });
+    expect(log.since(1)).toEqual({ revision: 3, nodes_changed: [node('c')], nodes_removed: ['b'], config: { kernel_opts: 'quiet' } });
+    expect(log.since(2)).toEqual({ revision: 3, nodes_changed: [], nodes_removed: [], config: { kernel_opts: 'quiet' } });
+    expect(log.since(3)).toEqual({ revision: 3, nodes_changed: [], nodes_removed: [] });
+  });
+
+  it('a node removed then added again is changed, not removed', () => {
+    const log = new ChangeLog(0);
+    log.record(snap([node('a'), node('b')]));
+    log.record(snap([node('a')]));
+    log.record(snap([node('a'), node('b', 'ready')]));
+    expect(log.since(0)).toEqual({ revision: 2, nodes_changed: [node('b', 'ready')], nodes_removed: [] });
+  });
+
+  it('refuses a since older than the history kept or ahead of the current revision', () => {
+    const log = new ChangeLog(10, 2);
+    log.record(snap([node('a')]));
+    for (const s of ['new', 'ready', 'deployed', 'broken']) log.record(snap([node('a', s)]));
+    expect(log.revision).toBe(14);
+    expect(log.floor).toBe(12);
+    expect(log.since(11)).toEqual({ gone: 'too-old', revision: 14 });
+    expect(log.since(12)).toMatchObject({ revision: 14, nodes_changed: [node('a', 'broken')] });
+    expect(log.since(15)).toEqual({ gone: 'ahead', revision: 14 });
+  });
+});
