@@ -17,6 +17,8 @@ apt-get install -y -q --no-install-recommends \
   cloud-init "debian-installer-${VERSION_ID}-netboot-amd64" grub-common \
   debootstrap dpkg-dev debhelper fakeroot lintian systemd systemd-container git \
   chromium
+# The region's PostgreSQL store: tests run a private cluster (initdb in a temp dir, as postgres), never the service.
+apt-get install -y -q --no-install-recommends postgresql
 if ! command -v node >/dev/null || ! node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a===20&&b>=19)?0:1)'; then
   apt-get install -y -q nodejs npm
 fi
