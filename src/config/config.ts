@@ -18,6 +18,10 @@ export function packageRoot(): string {
 }
 
 const port = z.number().int().min(0).max(65535);
+const regionUrl = z.string().refine((v) => /^https?:\/\/[^\s/?#@]+(\/[^\s?#]*)?$/.test(v), {
+  message: 'must be an http(s) URL without credentials or query',
+});
+
 const ipOrAuto = z
   .string()
   .refine((v) => !hasZoneId(v), { message: 'must not carry a zone id (after %): clients cannot use one; give a global or unique-local IPv6 address' })
@@ -101,9 +105,12 @@ const schema = z
       }),
     region: z
       .object({
-        url: z.string().refine((v) => /^https?:\/\/[^\s/?#@]+(\/[^\s?#]*)?$/.test(v), {
-          message: 'must be an http(s) URL without credentials or query',
-        }),
+        // One URL, or a list of region replicas serving one database: the rack fails over between them.
+        url: z
+          .union([regionUrl, z.array(regionUrl).min(1, 'must list at least one URL').max(16)])
+          .refine((v) => typeof v === 'string' || new Set(v.map((u) => new URL(u).protocol)).size === 1, {
+            message: 'must list URLs of one scheme (all http or all https)',
+          }),
         cluster_id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be a simple id (letters, digits, . _ -)'),
         token_file: z.string().min(1),
         ca_file: z.string().min(1).optional(),
@@ -133,8 +140,14 @@ const schema = z
 type Raw = z.output<typeof schema>;
 
 /** The validated, frozen configuration with absolute paths. */
+type RawRegion = NonNullable<Raw['region']>;
+
+/** The region block with its URL list normalised: `url` is the first replica, `urls` all of them. */
+export type RegionConfig = Omit<RawRegion, 'url' | 'state_dir'> & { url: string; urls: string[]; state_dir: string };
+
 export type Config = Readonly<
-  Omit<Raw, 'shipped_templates' | 'loader_dirs' | 'inventory'> & {
+  Omit<Raw, 'shipped_templates' | 'loader_dirs' | 'inventory' | 'region'> & {
+    region?: RegionConfig;
     shipped_templates: string;
     loader_dirs: string[];
     configPath: string;
@@ -211,6 +224,8 @@ export function parseConfig(doc: unknown, configPath: string): Config {
     region: r.region
       ? {
           ...r.region,
+          url: typeof r.region.url === 'string' ? r.region.url : r.region.url[0]!,
+          urls: typeof r.region.url === 'string' ? [r.region.url] : [...r.region.url],
           token_file: abs(r.region.token_file),
           ca_file: r.region.ca_file ? abs(r.region.ca_file) : undefined,
           state_dir: r.region.state_dir ? abs(r.region.state_dir) : dirname(abs(r.answers.key_file)),

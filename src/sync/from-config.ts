@@ -25,6 +25,7 @@ export interface RegionParts {
 export function regionClientFromConfig(region: NonNullable<Config['region']>): RegionClient {
   return new RegionClient({
     url: region.url,
+    urls: region.urls,
     clusterId: region.cluster_id,
     tokenFile: region.token_file,
     caFile: region.ca_file,

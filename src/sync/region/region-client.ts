@@ -10,6 +10,8 @@ import { classifyNetworkError, classifyStatus, RegionError } from './region-erro
 /** Where the region is and how this rack proves who it is. */
 export interface RegionClientOptions {
   url: string;
+  /** Every replica of the region (`url` first); requests go to one, and move to the next when it fails. */
+  urls?: string[];
   clusterId: string;
   tokenFile: string;
   caFile?: string;
@@ -37,7 +39,8 @@ export function safeUrl(url: string): string {
 /** HTTP(S) client of the region API (docs/region-api.md); the bearer token never leaves this class except on the wire. */
 export class RegionClient {
   readonly #o: RegionClientOptions;
-  readonly #base: URL;
+  readonly #bases: URL[];
+  #current = 0;
   #token: string | undefined;
   #agent: HttpAgent | HttpsAgent | undefined;
   /** The first load of the credentials while it runs: concurrent first requests share it (a second load would destroy the agent under the first). */
@@ -45,7 +48,20 @@ export class RegionClient {
 
   constructor(options: RegionClientOptions) {
     this.#o = options;
-    this.#base = new URL(options.url.endsWith('/') ? options.url : `${options.url}/`);
+    const urls = options.urls && options.urls.length > 0 ? options.urls : [options.url];
+    this.#bases = urls.map((u) => new URL(u.endsWith('/') ? u : `${u}/`));
+  }
+
+  get #base(): URL {
+    return this.#bases[this.#current]!;
+  }
+
+  /**
+   * The replica in use failed (no answer, TLS, or a 5xx): the next request goes to the next one. The caller's
+   * backoff paces the retries, so a rack cycles through the replicas without hammering any of them.
+   */
+  #failover(): void {
+    if (this.#bases.length > 1) this.#current = (this.#current + 1) % this.#bases.length;
   }
 
   /** What this client was made from (plain data: the region worker builds its own client from it). */
@@ -55,7 +71,12 @@ export class RegionClient {
 
   /** The region's URL, safe to log. */
   get where(): string {
-    return safeUrl(this.#o.url);
+    return safeUrl(this.#base.href);
+  }
+
+  /** Every replica, safe to log. */
+  get replicas(): string[] {
+    return this.#bases.map((b) => safeUrl(b.href));
   }
 
   get clusterId(): string {
@@ -82,7 +103,7 @@ export class RegionClient {
       }
     }
     this.#agent?.destroy();
-    this.#agent = this.#base.protocol === 'https:' ? new HttpsAgent({ keepAlive: true, ca }) : new HttpAgent({ keepAlive: true });
+    this.#agent = this.#bases[0]!.protocol === 'https:' ? new HttpsAgent({ keepAlive: true, ca }) : new HttpAgent({ keepAlive: true });
     this.#token = token;
   }
 
@@ -117,7 +138,9 @@ export class RegionClient {
         else {
           const failure = classifyNetworkError(err);
           const what = failure === 'tls' ? 'TLS failure talking to' : 'cannot reach';
-          reject(new RegionError(failure, `${what} region ${this.where}: ${messageOf(err)}`, { cause: err }));
+          const failed = this.where;
+          this.#failover();
+          reject(new RegionError(failure, `${what} region ${failed}: ${messageOf(err)}`, { cause: err }));
         }
       });
       req.end(options.body);
@@ -127,20 +150,25 @@ export class RegionClient {
   async #fail(res: IncomingMessage, what: string, resource = false): Promise<never> {
     const body = await readBody(res, 4096).catch(() => '');
     const status = res.statusCode ?? 0;
-    if (resource && status === 404) throw new RegionError('http', `region ${this.where} has no ${what} (HTTP 404)`, { status });
+    const where = this.where;
+    // A replica that answers 5xx (its database away, overloaded) is skipped like one that does not answer.
+    if (status >= 500) this.#failover();
+    if (resource && status === 404) throw new RegionError('http', `region ${where} has no ${what} (HTTP 404)`, { status });
     const failure = classifyStatus(status) ?? 'http';
     const said = body ? `: ${printable(body.replace(/\s+/g, ' '), 160)}` : '';
     const meaning =
       failure === 'unauthorized'
-        ? `region ${this.where} does not accept this cluster's token (HTTP ${status})`
+        ? `region ${where} does not accept this cluster's token (HTTP ${status})`
         : failure === 'unknown-cluster'
-          ? `region ${this.where} does not know cluster ${this.#o.clusterId} (HTTP 404)`
-          : `region ${this.where} answered HTTP ${status} to ${what}`;
+          ? `region ${where} does not know cluster ${this.#o.clusterId} (HTTP 404)`
+          : `region ${where} answered HTTP ${status} to ${what}`;
     throw new RegionError(failure, `${meaning}${said}`, { status });
   }
 
   /** `GET …/snapshot`, conditional on `etag`, held up to `waitSeconds` by the region when unchanged. */
-  async fetchSnapshot(options: { etag?: string; waitSeconds?: number; signal?: AbortSignal } = {}): Promise<SnapshotAnswer> {
+  async fetchSnapshot(options: { etag?: string; waitSeconds?: number; signal?: AbortSignal; replica?: number } = {}): Promise<SnapshotAnswer> {
+    // The follower chooses the replica (it may run this client in its helper process): its choice wins.
+    if (options.replica !== undefined) this.#current = options.replica % this.#bases.length;
     const wait = options.etag ? Math.max(0, Math.floor(options.waitSeconds ?? 0)) : 0;
     const path = `api/v1/clusters/${encodeURIComponent(this.#o.clusterId)}/snapshot${wait > 0 ? `?wait=${wait}` : ''}`;
     // gzip: a snapshot is JSON, ≈ 33 MB for 100,000 nodes and several times smaller compressed.

@@ -19,6 +19,8 @@ export interface SnapshotPoll {
   /** The load in force: its unchanged nodes are reused as they are rather than rebuilt on the main thread. */
   previous?: LoadedSnapshot;
   signal?: AbortSignal;
+  /** Which of the region's replicas to ask (index into region.url's list). */
+  replica?: number;
 }
 
 /** What a poll found: nothing new (304), or a validated snapshot. Failures throw RegionError. */
@@ -233,7 +235,7 @@ export class HelperSnapshotFetcher implements SnapshotFetcher {
       helper.on('message', onMessage);
       helper.on('exit', onExit);
       p.signal?.addEventListener('abort', onAbort, { once: true });
-      ask({ type: 'poll', etag: p.etag, waitSeconds: p.waitSeconds, where: p.where, base: p.previous?.generation });
+      ask({ type: 'poll', etag: p.etag, waitSeconds: p.waitSeconds, where: p.where, base: p.previous?.generation, replica: p.replica });
     });
   }
 }
@@ -247,7 +249,7 @@ export class InlineSnapshotFetcher implements SnapshotFetcher {
   }
 
   async poll(p: SnapshotPoll): Promise<PollResult> {
-    const answer = await this.#client.fetchSnapshot({ etag: p.etag, waitSeconds: p.waitSeconds, signal: p.signal });
+    const answer = await this.#client.fetchSnapshot({ etag: p.etag, waitSeconds: p.waitSeconds, signal: p.signal, replica: p.replica });
     if (answer.kind === 'unchanged') return answer;
     try {
       return { kind: 'changed', etag: answer.etag, bytes: answer.bytes, loaded: await loadSnapshot(answer.body, p.where) };

@@ -34,7 +34,10 @@ export type RegionState = 'starting' | 'connected' | RegionFailure;
 
 /** The region facts /healthz shows (no token, no query string). */
 export interface RegionHealth {
+  /** The replica in use. */
   url: string;
+  /** Every replica the rack may use, in failover order. */
+  replicas: string[];
   clusterId: string;
   state: RegionState;
   lastContactSecondsAgo: number | null;
@@ -69,11 +72,18 @@ export class RegionSource implements SnapshotFeed {
   lastError: string | undefined;
   /** Serving the persisted copy, not yet confirmed by the region. */
   #stale = false;
+  /** The replica snapshots are asked from; the next one after each failure (the backoff paces the tries). */
+  #replica = 0;
 
   constructor(options: RegionSourceOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
     this.#fetcher = options.fetcher ?? snapshotFetcher(options.client, { warn: (m) => options.log.warn(m) });
+  }
+
+  /** The region's replicas in failover order (a client without a list has one: its own URL). */
+  #replicas(): string[] {
+    return this.#o.client.replicas ?? [this.#o.client.where];
   }
 
   /** Add the region series to /metrics (no label ever carries the URL's credentials or the token). */
@@ -170,14 +180,15 @@ export class RegionSource implements SnapshotFeed {
   /** One snapshot request: swap on a new valid snapshot, confirm freshness on 304, throw RegionError otherwise. */
   async #pollOnce(signal?: AbortSignal): Promise<'changed' | 'unchanged'> {
     const c = this.#o.client;
-    const where = `region snapshot from ${c.where} (cluster ${c.clusterId})`;
+    const replica = this.#replicas()[this.#replica] ?? c.where;
+    const where = `region snapshot from ${replica} (cluster ${c.clusterId})`;
     // Fetched, parsed and validated off this thread (region-fetcher.ts); only changed nodes and the index work land here.
-    const answer = await this.#fetcher.poll({ etag: this.#etag, waitSeconds: this.#o.waitSeconds ?? 30, where, previous: this.#loaded, signal });
+    const answer = await this.#fetcher.poll({ etag: this.#etag, waitSeconds: this.#o.waitSeconds ?? 30, where, previous: this.#loaded, signal, replica: this.#replicas().length > 1 ? this.#replica : undefined });
     if (answer.kind === 'unchanged') {
       if (this.#stale) {
         // The region confirms the copy from disk: it is current again.
         this.#stale = false;
-        this.#o.store.source = `region:${c.where}`;
+        this.#o.store.source = `region:${replica}`;
         this.#o.log.info({ version: this.#etag }, 'the region confirms the persisted snapshot');
       }
       this.#o.store.confirm();
@@ -186,7 +197,7 @@ export class RegionSource implements SnapshotFeed {
     }
     const { snapshot } = answer.loaded;
     if (!snapshot.version) snapshot.version = answer.etag ?? '';
-    const source = `region:${c.where}`;
+    const source = `region:${replica}`;
     if (answer.loaded.tables) this.#o.store.install(snapshot, answer.loaded.tables, source);
     else await this.#o.store.swapInSlices(snapshot, source, 1000);
     this.#loaded = answer.loaded;
@@ -216,6 +227,7 @@ export class RegionSource implements SnapshotFeed {
     this.#requests?.inc({ result: failure.replace('-', '_') });
     this.#failures++;
     this.#state = failure;
+    this.#replica = (this.#replica + 1) % this.#replicas().length;
     this.lastError = messageOf(err);
     if (failure === this.#loggedFailure) {
       this.#o.log.debug({ err: this.lastError, failures: this.#failures }, 'region still failing');
@@ -263,7 +275,8 @@ export class RegionSource implements SnapshotFeed {
   /** Region facts for /healthz. */
   health(): RegionHealth {
     return {
-      url: this.#o.client.where,
+      url: this.#replicas()[this.#replica] ?? this.#o.client.where,
+      replicas: this.#replicas(),
       clusterId: this.#o.client.clusterId,
       state: this.#state,
       lastContactSecondsAgo: this.#lastContact === undefined ? null : (this.#now() - this.#lastContact) / 1000,

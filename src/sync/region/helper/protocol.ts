@@ -16,7 +16,7 @@ export interface RegionWorkerInput {
 /** What the rack asks of the helper. */
 export type RegionWorkerRequest =
   | { type: 'init'; input: RegionWorkerInput }
-  | { type: 'poll'; etag?: string; waitSeconds: number; where: string; base?: string }
+  | { type: 'poll'; etag?: string; waitSeconds: number; where: string; base?: string; replica?: number }
   | { type: 'more' };
 
 /** What the helper answers: a snapshot arrives as one head and then pieces. */

@@ -205,7 +205,7 @@ async function poll(req: Extract<RegionWorkerRequest, { type: 'poll' }>): Promis
   pending = undefined;
   let answer;
   try {
-    answer = await client.fetchSnapshot({ etag: req.etag, waitSeconds: req.waitSeconds });
+    answer = await client.fetchSnapshot({ etag: req.etag, waitSeconds: req.waitSeconds, replica: req.replica });
   } catch (err) {
     const failure = err instanceof RegionError ? err.failure : 'unreachable';
     send({ type: 'error', failure, message: messageOf(err), status: err instanceof RegionError ? err.status : undefined });
