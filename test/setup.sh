@@ -18,6 +18,8 @@ apt-get install -y -q --no-install-recommends \
   debootstrap dpkg-dev debhelper fakeroot lintian systemd systemd-container git \
   chromium \
   keepalived
+# The region's PostgreSQL store: tests run a private cluster (initdb in a temp dir, as postgres), never the service.
+apt-get install -y -q --no-install-recommends postgresql
 if ! command -v node >/dev/null || ! node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a===20&&b>=19)?0:1)'; then
   apt-get install -y -q nodejs npm
 fi

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../../../src/config/config.js';
+import { tryParseMac } from '../../../../src/core/mac.js';
 import type { TestAppliance } from '../../../support/appliance.js';
 import { waitFor } from '../../../support/appliance.js';
 import { rawNode, scriptFor, startRack, startRegion, TOKENS, type TestRegion } from '../../../support/region-harness.js';
@@ -70,13 +71,18 @@ describe('discovery and enlistment through a reference region', () => {
     await waitFor(async () => (await scriptFor(rack.base, MAC)).includes('edgeboot.purpose=commission'), 5000, 'commissioning script');
   });
 
-  it('approving a node that is not new fails with a clear message', async () => {
-    await expect(cli('approve', MAC)).rejects.toMatchObject({ stderr: expect.stringContaining('is commissioning, not new') });
+  it('approving again (a retry, maybe on another replica) is idempotent: the node stays commissioning', async () => {
+    await cli('approve', MAC);
+    expect(region.server.store.byMac(tryParseMac(MAC)!)?.status).toBe('commissioning');
   });
 
   it('`edgeboot nodes set-status` changes the state the rack boots', async () => {
     await cli('set-status', MAC, 'broken', '--reason', 'bad DIMM');
     await waitFor(async () => (await scriptFor(rack.base, MAC)).includes('bad DIMM'), 5000, 'error script with the reason');
+  });
+
+  it('approving a node that is neither new nor already approved fails with a clear message', async () => {
+    await expect(cli('approve', MAC)).rejects.toMatchObject({ stderr: expect.stringContaining('is broken, not new') });
   });
 
   it('boot milestones arrive at the events endpoint in batches', async () => {
