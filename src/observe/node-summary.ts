@@ -49,8 +49,8 @@ export function summarise(source: SummarySource, timeline: BootTimeline, now = D
     at++;
   };
   for (const mac of stuckRows) take(mac);
-  const seen = timeline.macs();
-  for (const mac of seen) if (!stuck.has(mac)) take(mac);
+  // Only as many of the newest MACs as the page can reach (stuck ones are skipped here, listed above).
+  for (const mac of timeline.newestMacs(end + stuck.size)) if (!stuck.has(mac)) take(mac);
   // Known nodes never seen on the wire: only their count is needed unless the page reaches them.
   let unseen = 0;
   for (const n of source.nodes) {
@@ -60,7 +60,7 @@ export function summarise(source: SummarySource, timeline: BootTimeline, now = D
     if (at < end) take(mac);
   }
   const rows = page.map((mac) => summariseRow(mac, source.byMac(mac), timeline, stuck.has(mac) ? timeline.stuck(mac, now) : undefined));
-  return { total: seen.length + unseen, stuck: stuck.size, offset, limit, nodes: rows };
+  return { total: timeline.size + unseen, stuck: stuck.size, offset, limit, nodes: rows };
 }
 
 /** The summary of one MAC (and its node, when known). */

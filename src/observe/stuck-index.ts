@@ -54,30 +54,33 @@ class DueHeap {
 }
 
 /**
- * The stuck set and the per-last-stage counts, kept up to date on each timeline event so that a scrape
- * or a status page costs O(changed), not O(MACs). A diagnosis depends on the clock only through
- * `now - event.at` crossing the boot window or the kernel deadline, so each event also schedules the
- * two instants after which its MAC must be diagnosed again; a query first re-diagnoses the MACs whose
- * instants have passed.
+ * The stuck set and the per-last-stage counts, kept up to date so that a scrape or a status page costs
+ * O(changed), not O(MACs). An event marks its MAC dirty (O(1)); a query re-diagnoses the dirty MACs.
+ * A diagnosis depends on the clock only through `now - event.at` crossing the boot window or the
+ * kernel deadline, so each MAC also keeps one scheduled instant, its next such crossing, after which
+ * a query diagnoses it again.
  */
 export class StuckIndex {
   readonly #flags = new Map<MacAddress, StuckFlag>();
   readonly #lastStage = new Map<MacAddress, Stage>();
   readonly #stageCounts = new Map<Stage, number>();
+  readonly #dirty = new Set<MacAddress>();
   readonly #due = new DueHeap();
-  #checkedUpTo = -Infinity;
+  /** The instant each MAC is scheduled for in the heap (one live entry per MAC). */
+  readonly #scheduled = new Map<MacAddress, number>();
 
   /**
    * `windowMs`: how long an event counts towards a boot; `scriptDeadlineMs`: how long after a boot
-   * script the kernel must follow; `diagnoseAt`: the full rules for one MAC at an instant.
+   * script the kernel must follow; `eventsOf` and `diagnose`: the MAC's events and the full rules.
    */
   constructor(
     private readonly windowMs: number,
     private readonly scriptDeadlineMs: number,
-    private readonly diagnoseAt: (mac: MacAddress, now: number) => StuckFlag | undefined,
+    private readonly eventsOf: (mac: MacAddress) => BootEvent[],
+    private readonly diagnose: (events: BootEvent[], now: number) => StuckFlag | undefined,
   ) {}
 
-  /** Note a recorded event: re-diagnose its MAC and schedule the instants its diagnosis may change. */
+  /** Note a recorded event: its MAC's diagnosis is due again, and its latest stage changed. */
   noteEvent(mac: MacAddress, e: BootEvent): void {
     const prev = this.#lastStage.get(mac);
     if (prev !== e.stage) {
@@ -85,11 +88,7 @@ export class StuckIndex {
       this.#bump(e.stage, 1);
       this.#lastStage.set(mac, e.stage);
     }
-    // Drain what is due on the way, so the heap stays bounded by the window even with nobody scraping.
-    this.#advance(e.at);
-    this.#due.push(e.at + this.windowMs, mac);
-    if (e.stage === 'script') this.#due.push(e.at + this.scriptDeadlineMs, mac);
-    this.#set(mac, this.diagnoseAt(mac, Math.max(e.at, this.#checkedUpTo)));
+    this.#dirty.add(mac);
   }
 
   /** Forget an evicted MAC. */
@@ -98,11 +97,23 @@ export class StuckIndex {
     if (prev !== undefined) this.#bump(prev, -1);
     this.#lastStage.delete(mac);
     this.#flags.delete(mac);
+    this.#dirty.delete(mac);
+    this.#scheduled.delete(mac);
   }
 
   /** The stuck MACs and their flags at `now` (insertion order). */
   stuck(now: number): ReadonlyMap<MacAddress, StuckFlag> {
-    this.#advance(now);
+    while (this.#due.peek() < now) {
+      const mac = this.#due.pop();
+      // Stale entries (rescheduled or forgotten MACs) are skipped; the live one is in #scheduled.
+      const at = this.#scheduled.get(mac);
+      if (at !== undefined && at < now) {
+        this.#scheduled.delete(mac);
+        this.#dirty.add(mac);
+      }
+    }
+    for (const mac of this.#dirty) this.#rediagnose(mac, now);
+    this.#dirty.clear();
     return this.#flags;
   }
 
@@ -111,21 +122,27 @@ export class StuckIndex {
     return this.#stageCounts;
   }
 
-  /** Re-diagnose every MAC whose scheduled instant is before `now` (the rules compare with `>`). */
-  #advance(now: number): void {
-    if (now > this.#checkedUpTo) this.#checkedUpTo = now;
-    let seen: Set<MacAddress> | undefined;
-    while (this.#due.peek() < now) {
-      const mac = this.#due.pop();
-      if (seen?.has(mac)) continue;
-      (seen ??= new Set()).add(mac);
-      if (this.#lastStage.has(mac)) this.#set(mac, this.diagnoseAt(mac, now));
-    }
-  }
-
-  #set(mac: MacAddress, flag: StuckFlag | undefined): void {
+  #rediagnose(mac: MacAddress, now: number): void {
+    if (!this.#lastStage.has(mac)) return;
+    const events = this.eventsOf(mac);
+    const flag = this.diagnose(events, now);
     if (flag) this.#flags.set(mac, flag);
     else this.#flags.delete(mac);
+    // The next instant the rules compare differently: the soonest window exit or script deadline not yet passed.
+    let next = Infinity;
+    for (const e of events) {
+      const out = e.at + this.windowMs;
+      if (out >= now && out < next) next = out;
+      if (e.stage === 'script') {
+        const late = e.at + this.scriptDeadlineMs;
+        if (late >= now && late < next) next = late;
+      }
+    }
+    const current = this.#scheduled.get(mac);
+    if (next !== Infinity && next !== current) {
+      this.#scheduled.set(mac, next);
+      this.#due.push(next, mac);
+    } else if (next === Infinity) this.#scheduled.delete(mac);
   }
 
   #bump(stage: Stage, by: number): void {

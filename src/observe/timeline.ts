@@ -94,7 +94,7 @@ export class BootTimeline {
 
   constructor(limits: Partial<TimelineLimits> = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
-    this.#index = new StuckIndex(this.limits.bootWindowMs, this.limits.kernelDeadlineMs, (mac, now) => this.stuck(mac, now));
+    this.#index = new StuckIndex(this.limits.bootWindowMs, this.limits.kernelDeadlineMs, (mac) => this.events(mac), (events, now) => diagnose(events, now, this.limits));
     this.#count = new Int32Array(0);
     this.#next = new Int32Array(0);
     this.#touched = new Float64Array(0);
@@ -242,6 +242,19 @@ export class BootTimeline {
   /** Every MAC with events, most recently seen first (to the second). */
   macs(): MacAddress[] {
     return [...this.#ringOf.keys()].reverse();
+  }
+
+  /** The `count` most recently seen MACs, newest first, without copying the whole key list (a page of the node list). */
+  newestMacs(count: number): MacAddress[] {
+    const n = Math.min(count, this.#ringOf.size);
+    if (n <= 0) return [];
+    // Map order is oldest first: keep the last n keys in a circular buffer while walking it.
+    const buf = new Array<MacAddress>(n);
+    let i = 0;
+    for (const mac of this.#ringOf.keys()) buf[i++ % n] = mac;
+    const out = new Array<MacAddress>(n);
+    for (let k = 0; k < n; k++) out[k] = buf[(i - 1 - k + n * 2) % n]!;
+    return out;
   }
 
   /** Number of MACs held. */
