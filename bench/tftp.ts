@@ -1,13 +1,16 @@
 /**
- * TFTP throughput: edgeboot vs tftpd-hpa (in.tftpd) on the same files in the same run, with the same
- * real client (atftp). Build first (`npm run bench:build`), then `node dist-bench/bench/tftp.js [--runs N] [--no-pin]`.
+ * TFTP throughput: edgeboot vs tftpd-hpa (in.tftpd, lock-step) and vs atftpd (the windowed peer, RFC 7440)
+ * on the same files in the same run, with the same real client (atftp). atftpd conflicts with tftpd-hpa in
+ * Debian, so its binary is extracted from the package (`apt-get download atftpd` + `dpkg-deb -x`) into
+ * `--atftpd-cache DIR` (default /var/tmp/edgeboot-bench-atftpd) the first time. Build first (`npm run bench:build`), then `node dist-bench/bench/tftp.js [--runs N] [--no-pin]`.
  * Servers and single-transfer clients share one CPU (taskset) because unpinned loopback runs flip between
  * fast and slow modes; the 200 concurrent clients get the other CPU.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
@@ -55,6 +58,30 @@ async function serveMode(dir: string): Promise<void> {
   process.once('SIGTERM', () => {
     tftp.stop(100).then(() => process.exit(0));
   });
+}
+
+/** The atftpd binary, extracted from Debian's package into `cache` on first use. */
+function atftpdBinary(cache: string): string {
+  const bin = join(cache, 'root', 'usr', 'sbin', 'atftpd');
+  if (existsSync(bin)) return bin;
+  mkdirSync(cache, { recursive: true });
+  execFileSync('apt-get', ['download', 'atftpd'], { cwd: cache, stdio: 'ignore' });
+  const deb = readdirSync(cache).find((f) => /^atftpd_.*\.deb$/.test(f));
+  if (!deb) throw new Error(`apt-get download atftpd left no .deb in ${cache}`);
+  execFileSync('dpkg-deb', ['-x', join(cache, deb), join(cache, 'root')]);
+  return bin;
+}
+
+/** CPU-seconds (utime + stime) a process has used so far, from /proc/<pid>/stat. */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return NaN;
+  }
 }
 
 function freeUdpPort(): Promise<number> {
@@ -155,7 +182,15 @@ async function driver(): Promise<void> {
     const hpaPort = await freeUdpPort();
     const hpa = spawn(...pin(serverCpu, 'in.tftpd', ['-L', '-a', `127.0.0.1:${hpaPort}`, '-s', join(dir, 'boot')]), { stdio: 'inherit' });
     children.push(hpa);
+    const atPort = await freeUdpPort();
+    const atBin = atftpdBinary(arg('--atftpd-cache') ?? '/var/tmp/edgeboot-bench-atftpd');
+    const at = spawn(
+      ...pin(serverCpu, atBin, ['--daemon', '--no-fork', '--user', 'root', '--group', 'root', '--logfile', '/dev/null', '--bind-address', '127.0.0.1', '--port', String(atPort), join(dir, 'boot')]),
+      { stdio: 'inherit' },
+    );
+    children.push(at);
     await new Promise((r) => setTimeout(r, 300));
+    const load0 = loadavg()[0]!;
 
     const out = join(dir, 'out.bin');
     const rows: Array<{ name: string; bytes: number; eb: number[]; hpa: number[] }> = [
@@ -165,12 +200,14 @@ async function driver(): Promise<void> {
       { name: `${CONCURRENT} × 1 MiB at once, blksize 1468`, bytes: CONCURRENT * SMALL, eb: [], hpa: [] },
     ];
     const opts = [['blksize 512'], ['blksize 1468'], ['blksize 1468', 'windowsize 8']];
+    // `--windowed-only` skips the tftpd-hpa comparison (a short run of the atftpd one on a busy machine).
+    const lockStep = !process.argv.includes('--windowed-only');
     // One untimed pass first: both servers warm (edgeboot's JIT, both page caches) before anything counts.
-    for (const port of [ebPort, hpaPort]) {
+    for (const port of lockStep ? [ebPort, hpaPort] : []) {
       for (const o of opts) await single(port, out, o, clientCpu);
       await concurrent(port, join(dir, 'crowd'), crowdCpu);
     }
-    for (let r = 0; r < runs; r++) {
+    for (let r = 0; r < (lockStep ? runs : 0); r++) {
       // Alternate which server goes first so drift on the machine falls on both.
       const order: Array<['eb' | 'hpa', number]> = r % 2 === 0 ? [['eb', ebPort], ['hpa', hpaPort]] : [['hpa', hpaPort], ['eb', ebPort]];
       for (const [i, o] of opts.entries()) {
@@ -179,18 +216,45 @@ async function driver(): Promise<void> {
       for (const [who, port] of order) rows[3]![who].push(await concurrent(port, join(dir, 'crowd'), crowdCpu));
     }
 
+    // Windowed: edgeboot vs atftpd, both honouring windowsize; CPU-seconds of each server per run.
+    const wopts = [['blksize 1468', 'windowsize 8'], ['blksize 1468', 'windowsize 16']];
+    const wrows = wopts.map((o) => ({ name: `64 MiB, ${o.join(' + ')}`, eb: [] as number[], at: [] as number[], ebCpu: [] as number[], atCpu: [] as number[] }));
+    for (const o of wopts) for (const port of [ebPort, atPort]) await single(port, out, o, clientCpu);
+    for (let r = 0; r < runs; r++) {
+      const order: Array<['eb' | 'at', number, number | undefined]> =
+        r % 2 === 0 ? [['eb', ebPort, eb.pid], ['at', atPort, at.pid]] : [['at', atPort, at.pid], ['eb', ebPort, eb.pid]];
+      for (const [i, o] of wopts.entries()) {
+        for (const [who, port, pid] of order) {
+          const c0 = cpuSeconds(pid);
+          wrows[i]![who].push(await single(port, out, o, clientCpu));
+          wrows[i]![`${who}Cpu`].push(cpuSeconds(pid) - c0);
+        }
+      }
+    }
+
     const mbps = (bytes: number, s: number) => bytes / 1e6 / s;
     const lines = [
       `edgeboot vs tftpd-hpa ${pinned ? '(taskset: servers cpu 1, clients cpu 1; crowd clients cpu 0)' : '(unpinned)'}, median of ${runs}, client atftp`,
       'seconds per run (edgeboot | tftpd-hpa):',
     ];
-    for (const row of rows) lines.push(`  ${row.name.padEnd(54)} ${fmt(row.eb)} | ${fmt(row.hpa)}`);
+    for (const row of lockStep ? rows : []) lines.push(`  ${row.name.padEnd(54)} ${fmt(row.eb)} | ${fmt(row.hpa)}`);
     lines.push('', `${'scenario'.padEnd(56)} ${'edgeboot MB/s'.padStart(14)} ${'tftpd-hpa MB/s'.padStart(15)} ${'ratio'.padStart(7)}`);
-    for (const row of rows) {
+    for (const row of lockStep ? rows : []) {
       const e = mbps(row.bytes, median(row.eb));
       const h = mbps(row.bytes, median(row.hpa));
       lines.push(`${row.name.padEnd(56)} ${e.toFixed(1).padStart(14)} ${h.toFixed(1).padStart(15)} ${(e / h).toFixed(2).padStart(7)}`);
     }
+    lines.push('', `edgeboot vs atftpd ${atBin} (windowed, RFC 7440), median of ${runs}, seconds per run (edgeboot | atftpd):`);
+    for (const row of wrows) lines.push(`  ${row.name.padEnd(54)} ${fmt(row.eb)} | ${fmt(row.at)}`);
+    lines.push(`${'scenario'.padEnd(56)} ${'edgeboot MB/s'.padStart(14)} ${'atftpd MB/s'.padStart(12)} ${'ratio'.padStart(7)} ${'CPU-s/run eb | atftpd'.padStart(22)}`);
+    for (const row of wrows) {
+      const e = mbps(BIG, median(row.eb));
+      const a = mbps(BIG, median(row.at));
+      lines.push(
+        `${row.name.padEnd(56)} ${e.toFixed(1).padStart(14)} ${a.toFixed(1).padStart(12)} ${(e / a).toFixed(2).padStart(7)} ${`${median(row.ebCpu).toFixed(2)} | ${median(row.atCpu).toFixed(2)}`.padStart(22)}`,
+      );
+    }
+    lines.push(`load average (1 min): ${load0.toFixed(2)} at start, ${loadavg()[0]!.toFixed(2)} at end`);
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');

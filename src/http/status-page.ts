@@ -1,4 +1,5 @@
 import type { BootEvent, Stage } from '../observe/timeline.js';
+import type { SummaryPage } from '../observe/node-summary.js';
 import type { NodeSummary } from '../observe/node-summary.js';
 
 /** HTML-escape text for element content and attribute values. */
@@ -29,8 +30,17 @@ function page(title: string, body: string, refresh: number): string {
 <title>${esc(title)}</title><style>${STYLE}</style></head><body>${body}</body></html>\n`;
 }
 
-/** The status page: every node with state and last stage, stuck nodes first. Works without JavaScript. */
-export function renderStatusPage(summary: { total: number; stuck: number; nodes: NodeSummary[] }, snapshot: { version: string; ageSeconds?: number }): string {
+/** Links to the previous and next pages of the node list (none when it fits on one). */
+function pager(s: SummaryPage): string {
+  if (s.total <= s.limit) return '';
+  const page = Math.floor(s.offset / s.limit) + 1;
+  const pages = Math.max(1, Math.ceil(s.total / s.limit));
+  const link = (p: number, text: string) => `<a href="/?page=${p}&amp;limit=${s.limit}">${text}</a>`;
+  return `<p class="pager">${page > 1 ? link(page - 1, '← previous') + ' ' : ''}page ${page} of ${pages}${page < pages ? ' ' + link(page + 1, 'next →') : ''}</p>`;
+}
+
+/** The status page: one page of nodes with state and last stage, stuck nodes first. Works without JavaScript. */
+export function renderStatusPage(summary: SummaryPage, snapshot: { version: string; ageSeconds?: number }, stages: ReadonlyMap<Stage, number> = new Map()): string {
   const rows = summary.nodes
     .map(
       (n) => `<tr class="${n.flags.length ? 'stuck' : ''}" data-mac="${esc(n.mac)}"><td><a href="/nodes/${esc(n.mac)}"><code>${esc(n.mac)}</code></a></td>
@@ -41,9 +51,12 @@ export function renderStatusPage(summary: { total: number; stuck: number; nodes:
   const body = `<h1>edgeboot</h1><p>${summary.total} machines, <strong>${summary.stuck} stuck</strong>; snapshot ${esc(snapshot.version || 'none')}${
     snapshot.ageSeconds === undefined ? '' : `, ${Math.round(snapshot.ageSeconds)} s old`
   }.</p>
+<p id="stages">latest stage: ${[...stages].map(([stage, n]) => `${esc(stage)} ${n}`).join(', ') || 'none yet'}</p>
+${pager(summary)}
 <table id="nodes"><thead><tr><th>MAC</th><th>hostname</th><th>state</th><th>last stage</th><th>last seen</th><th>diagnosis</th></tr></thead><tbody>
 ${rows}
-</tbody></table>`;
+</tbody></table>
+${pager(summary)}`;
   return page('edgeboot status', body, 10);
 }
 

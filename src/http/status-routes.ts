@@ -8,6 +8,9 @@ import type { NodeStore } from '../sync/nodes/index.js';
 import { route } from './route.js';
 import { renderNodePage, renderStatusPage } from './status-page.js';
 
+/** Rows on one page of the status page. */
+export const STATUS_PAGE_ROWS = 100;
+
 /** What the status routes read. */
 export interface StatusRouteOptions {
   store: NodeStore;
@@ -30,13 +33,15 @@ function loaderNames(loaders: LoaderChoice[]): string[] {
 
 /** Read-only node API and status page; nothing here carries a token or a signed URL. */
 export function addStatusRoutes(app: Express, o: StatusRouteOptions): void {
-  const summary = (limit: number) => summarise(o.store.snapshot()?.nodes ?? [], o.timeline, Date.now(), limit);
-  const limitOf = (q: unknown) => Math.min(Math.max(Number(q) || 1000, 1), 100_000);
+  const summary = (limit: number, offset: number) =>
+    summarise({ nodes: o.store.snapshot()?.nodes ?? [], byMac: (m) => o.store.byMac(m) }, o.timeline, Date.now(), limit, offset);
+  const limitOf = (q: unknown, dflt: number) => Math.min(Math.max(Math.trunc(Number(q)) || dflt, 1), 100_000);
+  const offsetOf = (q: unknown) => Math.max(Math.trunc(Number(q)) || 0, 0);
 
   app.get(
     '/api/v1/nodes',
     route('api-nodes', (req, res) => {
-      res.set('Cache-Control', 'no-store').json(summary(limitOf(req.query.limit)));
+      res.set('Cache-Control', 'no-store').json(summary(limitOf(req.query.limit, 1000), offsetOf(req.query.offset)));
     }),
   );
 
@@ -62,7 +67,13 @@ export function addStatusRoutes(app: Express, o: StatusRouteOptions): void {
   app.get(
     '/',
     route('status', (req, res) => {
-      res.set('Cache-Control', 'no-store').type('html').send(renderStatusPage(summary(limitOf(req.query.limit)), o.store.status()));
+      // Paginated so a page view stays cheap at 50,000 MACs: `?page=N` (from 1), `limit` rows a page.
+      const limit = limitOf(req.query.limit, STATUS_PAGE_ROWS);
+      const page = Math.max(Math.trunc(Number(req.query.page)) || 1, 1);
+      res
+        .set('Cache-Control', 'no-store')
+        .type('html')
+        .send(renderStatusPage(summary(limit, (page - 1) * limit), o.store.status(), o.timeline.stageCounts()));
     }),
   );
 

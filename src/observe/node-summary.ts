@@ -17,28 +17,60 @@ export interface NodeSummary {
   flags: StuckFlag[];
 }
 
-/** Summaries of every known node plus every MAC seen on the wire; stuck first, then most recently seen. */
-export function summarise(
-  nodes: readonly Node[],
-  timeline: BootTimeline,
-  now = Date.now(),
-  limit = 1000,
-): { total: number; stuck: number; nodes: NodeSummary[] } {
-  const byMac = new Map<MacAddress, Node>();
-  for (const n of nodes) for (const m of n.macs) byMac.set(m, n);
-  const macs = new Set<MacAddress>(timeline.macs());
-  for (const n of nodes) if (n.macs[0]) macs.add(n.macs[0]);
-  const rows: NodeSummary[] = [];
-  for (const mac of macs) rows.push(summariseMac(mac, byMac.get(mac), timeline, now));
-  rows.sort((a, b) => b.flags.length - a.flags.length || (b.lastSeen ?? '').localeCompare(a.lastSeen ?? '') || a.mac.localeCompare(b.mac));
-  return { total: rows.length, stuck: rows.filter((r) => r.flags.length).length, nodes: rows.slice(0, limit) };
+/** What a page of the node list reads from the node store. */
+export interface SummarySource {
+  nodes: readonly Node[];
+  byMac(mac: MacAddress): Node | undefined;
+}
+
+/** One page of the node list, with the totals of the whole list. */
+export interface SummaryPage {
+  total: number;
+  stuck: number;
+  offset: number;
+  limit: number;
+  nodes: NodeSummary[];
+}
+
+/**
+ * One page of the node list: every MAC seen on the wire plus every known node, stuck machines first
+ * (most recently seen first), then the rest most recently seen first (to the second), then known nodes
+ * never seen. The stuck set comes from the timeline's incremental index, so a page costs its rows plus
+ * one pass over the MAC keys, never a diagnosis of every MAC.
+ */
+export function summarise(source: SummarySource, timeline: BootTimeline, now = Date.now(), limit = 1000, offset = 0): SummaryPage {
+  const stuck = timeline.stuckMacs(now);
+  const stuckRows = [...stuck.keys()].sort((a, b) => (timeline.lastAt(b) ?? 0) - (timeline.lastAt(a) ?? 0) || a.localeCompare(b));
+  const page: MacAddress[] = [];
+  const end = offset + limit;
+  let at = 0;
+  const take = (mac: MacAddress) => {
+    if (at >= offset && at < end) page.push(mac);
+    at++;
+  };
+  for (const mac of stuckRows) take(mac);
+  // Only as many of the newest MACs as the page can reach (stuck ones are skipped here, listed above).
+  for (const mac of timeline.newestMacs(end + stuck.size)) if (!stuck.has(mac)) take(mac);
+  // Known nodes never seen on the wire: only their count is needed unless the page reaches them.
+  let unseen = 0;
+  for (const n of source.nodes) {
+    const mac = n.macs[0];
+    if (!mac || timeline.has(mac)) continue;
+    unseen++;
+    if (at < end) take(mac);
+  }
+  const rows = page.map((mac) => summariseRow(mac, source.byMac(mac), timeline, stuck.has(mac) ? timeline.stuck(mac, now) : undefined));
+  return { total: timeline.size + unseen, stuck: stuck.size, offset, limit, nodes: rows };
 }
 
 /** The summary of one MAC (and its node, when known). */
 export function summariseMac(mac: MacAddress, node: Node | undefined, timeline: BootTimeline, now = Date.now()): NodeSummary {
+  return summariseRow(mac, node, timeline, timeline.stuck(mac, now));
+}
+
+function summariseRow(mac: MacAddress, node: Node | undefined, timeline: BootTimeline, flag: StuckFlag | undefined): NodeSummary {
   const events = timeline.events(mac);
   const last = events.at(-1);
-  const flag = timeline.stuck(mac, now);
   return {
     mac,
     hostname: node?.hostname ?? null,

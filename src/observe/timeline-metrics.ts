@@ -12,12 +12,8 @@ export function attachTimelineMetrics(timeline: BootTimeline, registry: MetricsR
   const chains = registry.counter('edgeboot_boot_chains_total', 'Boots that reached their kernel, by the loader chain they took, e.g. shim > grub > grub config > kernel.', ['chain']);
   const missing = registry.counter('edgeboot_files_not_found_total', 'Requests for files that do not exist (expected probes excluded), by protocol and file class.', ['proto', 'class']);
   const refused = registry.counter('edgeboot_boot_answers_refused_total', 'Answer files refused during boots, by reason.', ['reason']);
-  registry.gauge('edgeboot_stuck_nodes', 'Nodes whose boot is flagged stuck.', () => {
-    const now = Date.now();
-    let n = 0;
-    for (const mac of timeline.macs()) if (timeline.stuck(mac, now)) n++;
-    return n;
-  });
+  // Kept incrementally by the timeline: a scrape costs the MACs whose diagnosis may have changed, not all of them.
+  registry.gauge('edgeboot_stuck_nodes', 'Nodes whose boot is flagged stuck.', () => timeline.stuckMacs().size);
   registry.gauge('edgeboot_timeline_nodes', 'MACs with a boot timeline in memory.', () => timeline.size);
   timeline.onEvent((mac, e) => {
     if (e.bytes && (e.via === 'tftp' || e.via === 'http')) bytes.inc({ proto: e.via, class: e.stage }, e.bytes);

@@ -1,4 +1,5 @@
 import type { MacAddress } from '../core/mac.js';
+import { StuckIndex } from './stuck-index.js';
 
 /** Boot stages, in the order a healthy boot passes them. */
 export const STAGES = ['dhcp', 'loader', 'config', 'script', 'kernel', 'initrd', 'squashfs', 'answer', 'answer-refused', 'region-event', 'file'] as const;
@@ -88,10 +89,12 @@ export class BootTimeline {
   /** Events from addresses not yet tied to a MAC, oldest address first (bounded). */
   readonly #held = new Map<string, BootEvent[]>();
   readonly #listeners = new Set<(mac: MacAddress, e: BootEvent) => void>();
+  readonly #index: StuckIndex;
   evicted = 0;
 
   constructor(limits: Partial<TimelineLimits> = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
+    this.#index = new StuckIndex(this.limits.bootWindowMs, this.limits.kernelDeadlineMs, (mac) => this.events(mac), (events, now) => diagnose(events, now, this.limits));
     this.#count = new Int32Array(0);
     this.#next = new Int32Array(0);
     this.#touched = new Float64Array(0);
@@ -166,6 +169,7 @@ export class BootTimeline {
         const [oldMac, oldRing] = this.#ringOf.entries().next().value!;
         this.#ringOf.delete(oldMac);
         this.#free.push(oldRing);
+        this.#index.forget(oldMac);
         this.evicted++;
       }
       ring = this.#newRing();
@@ -198,6 +202,7 @@ export class BootTimeline {
     chunk.retransmits[slot] = event.retransmits ?? NONE;
     this.#next[ring] = (this.#next[ring]! + 1) % per;
     if (this.#count[ring]! < per) this.#count[ring]!++;
+    this.#index.noteEvent(mac, event);
     for (const fn of this.#listeners) fn(mac, event);
   }
 
@@ -239,14 +244,51 @@ export class BootTimeline {
     return [...this.#ringOf.keys()].reverse();
   }
 
+  /** The `count` most recently seen MACs, newest first, without copying the whole key list (a page of the node list). */
+  newestMacs(count: number): MacAddress[] {
+    const n = Math.min(count, this.#ringOf.size);
+    if (n <= 0) return [];
+    // Map order is oldest first: keep the last n keys in a circular buffer while walking it.
+    const buf = new Array<MacAddress>(n);
+    let i = 0;
+    for (const mac of this.#ringOf.keys()) buf[i++ % n] = mac;
+    const out = new Array<MacAddress>(n);
+    for (let k = 0; k < n; k++) out[k] = buf[(i - 1 - k + n * 2) % n]!;
+    return out;
+  }
+
   /** Number of MACs held. */
   get size(): number {
     return this.#ringOf.size;
   }
 
+  /** When the MAC's latest event happened, read straight from its ring (no copies). */
+  lastAt(mac: MacAddress): number | undefined {
+    const ring = this.#ringOf.get(mac);
+    if (ring === undefined || this.#count[ring] === 0) return undefined;
+    const per = this.limits.perNode;
+    const slot = (ring % CHUNK_RINGS) * per + ((this.#next[ring]! + per - 1) % per);
+    return this.#chunks[Math.floor(ring / CHUNK_RINGS)]!.at[slot];
+  }
+
   /** When the MAC was last seen. */
   lastSeen(mac: MacAddress): number | undefined {
     return this.events(mac).at(-1)?.at;
+  }
+
+  /** The MACs flagged stuck at `now`, kept incrementally (cost: the MACs whose diagnosis may have changed). */
+  stuckMacs(now = Date.now()): ReadonlyMap<MacAddress, StuckFlag> {
+    return this.#index.stuck(now);
+  }
+
+  /** How many MACs have each stage as their latest event (kept incrementally). */
+  stageCounts(): ReadonlyMap<Stage, number> {
+    return this.#index.stageCounts();
+  }
+
+  /** Whether the MAC has events in memory. */
+  has(mac: MacAddress): boolean {
+    return this.#ringOf.has(mac);
   }
 
   /** Diagnose a stuck boot from the MAC's recent events (pure function of the events and `now`). */
