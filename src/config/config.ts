@@ -105,7 +105,12 @@ const schema = z
     region: z
       .object({
         /** The region's URL, or a list of its replicas (the rack fails over between them). */
-        url: z.union([regionUrl, z.array(regionUrl).min(1, 'must list at least one region URL').max(16)]),
+        url: z
+          .union([regionUrl, z.array(regionUrl).min(1, 'must list at least one region URL').max(16)])
+          // One agent (and one CA setting) serves every replica: they share a scheme.
+          .refine((v) => typeof v === 'string' || new Set(v.map((u) => u.split(':')[0])).size === 1, {
+            message: 'must list URLs of one scheme (all http or all https)',
+          }),
         cluster_id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be a simple id (letters, digits, . _ -)'),
         token_file: z.string().min(1),
         ca_file: z.string().min(1).optional(),

@@ -37,8 +37,7 @@ describe('region replicas', () => {
     const { parseConfig } = await import('../../../../src/config/config.js');
     const base = { boot_root: '.', region: { cluster_id: 'rack-a', token_file: 't' } };
     const ok = parseConfig({ ...base, region: { ...base.region, url: ['http://r1:5240', 'http://r2:5240'] } }, '/tmp/x.yaml');
-    expect(ok.region?.urls).toEqual(['http://r1:5240', 'http://r2:5240']);
-    expect(ok.region?.url).toBe('http://r1:5240');
+    expect(ok.region?.url).toEqual(['http://r1:5240', 'http://r2:5240']);
     expect(() => parseConfig({ ...base, region: { ...base.region, url: ['http://r1:5240', 'https://r2:5240'] } }, '/tmp/x.yaml')).toThrow(
       /region\.url: must list URLs of one scheme/,
     );
