@@ -26,7 +26,8 @@ export const MARKERS = {
 } as const;
 
 /**
- * The initrd's /init (busybox ash): load the NIC drivers (e1000 or the virtio-net chain), get a lease with udhcpc, take the answer-file URL
+ * The initrd's /init (busybox ash): load the NIC drivers (e1000 or the virtio-net chain), get a lease with udhcpc (or, when the
+ * answer-file URL names a bracketed IPv6 literal, wait for the kernel's SLAAC address instead), take the answer-file URL
  * from the parameters the kernel handed init (`url=` for d-i, `ds=nocloud-net;s=<prefix>` for cloud-init, which fetches
  * `<prefix>user-data`), fetch it with wget, print it between markers, then power off. It also prints /proc/cmdline,
  * the consoles the kernel writes to and the kernel's Secure Boot line, for the tests to assert on.
@@ -69,8 +70,25 @@ while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1))
 [ -e /sys/class/net/eth0 ] || finish fail no-eth0
 ip link set lo up
 ip link set eth0 up
-udhcpc -i eth0 -s /etc/udhcpc.script -q -f -n -t 15 -T 2 || finish fail dhcp
-say "address $(ip -4 -o addr show dev eth0 | awk '{print $4}')"
+case "$kernel_url$kernel_ds" in
+  *://\\[*)
+    # An IPv6 literal in the answer-file URL: the network is IPv6 (maybe IPv6-only), and an installer configures
+    # itself from the router advertisement (kernel SLAAC), not from the address the firmware or iPXE leased.
+    i=0
+    while [ $i -lt 300 ]; do
+      a6="$(ip -6 -o addr show dev eth0 | grep 'scope global' | grep -v tentative)"
+      [ -n "$a6" ] && break
+      sleep 0.1
+      i=$((i + 1))
+    done
+    [ -n "$a6" ] || finish fail no-slaac-address
+    say "address6 $(echo "$a6" | awk '{print $4}' | tr '\\n' ' ')"
+    ;;
+  *)
+    udhcpc -i eth0 -s /etc/udhcpc.script -q -f -n -t 15 -T 2 || finish fail dhcp
+    say "address $(ip -4 -o addr show dev eth0 | awk '{print $4}')"
+    ;;
+esac
 
 url="$kernel_url"
 case "$kernel_ds" in
