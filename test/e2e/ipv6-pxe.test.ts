@@ -28,14 +28,17 @@ const BOOT_LIMIT_SECONDS = 300;
 
 interface Pxe6Case {
   server: 'dnsmasq' | 'kea';
+  /** `pxe`: PXEv6 (IPv4 PXE off); `http`: UEFI HTTPv6 Boot (both PXE stacks off). */
+  boot: 'pxe' | 'http';
   /** A /64 of its own per case, so logs never mix. */
   prefix: string;
   ipv4: string;
 }
 
 const CASES: Pxe6Case[] = [
-  { server: 'dnsmasq', prefix: 'fd80:2b:1::', ipv4: '10.231.151' },
-  { server: 'kea', prefix: 'fd80:2b:2::', ipv4: '10.231.152' },
+  { server: 'dnsmasq', boot: 'pxe', prefix: 'fd80:2b:1::', ipv4: '10.231.161' },
+  { server: 'kea', boot: 'pxe', prefix: 'fd80:2b:2::', ipv4: '10.231.162' },
+  { server: 'kea', boot: 'http', prefix: 'fd80:2b:3::', ipv4: '10.231.163' },
 ];
 
 let artefacts: BootArtefacts;
@@ -108,7 +111,11 @@ async function startDhcp6(c: Pxe6Case, ns: Netns, dir: string, generated: string
 }
 
 for (const c of CASES) {
-  describe(`PXEv6: OVMF native PXE, IPv6 only → tftp://[…]/snponly.efi → iPXE, ${c.server} with the generated DHCPv6 config`, () => {
+  const title =
+    c.boot === 'pxe'
+      ? `PXEv6: OVMF native PXE, IPv6 only → tftp://[…]/snponly.efi → iPXE, ${c.server} with the generated DHCPv6 config`
+      : `UEFI HTTPv6 Boot: OVMF, IPv6 only → http://[…]/snponly.efi → iPXE, ${c.server} with the generated DHCPv6 config`;
+  describe(title, () => {
     const server6 = `${c.prefix}1`;
     const mac = `52:54:00:b6:0${CASES.indexOf(c) + 1}:${randomBytes(1).toString('hex')}`;
     let lab: Lab;
@@ -135,10 +142,10 @@ for (const c of CASES) {
         firmware: 'uefi-native',
         mac,
         timeoutSeconds: BOOT_LIMIT_SECONDS,
-        extraArgs: ['-fw_cfg', 'name=opt/org.tianocore/IPv4PXESupport,string=no'],
+        extraArgs: ['-fw_cfg', 'name=opt/org.tianocore/IPv4PXESupport,string=no', ...(c.boot === 'http' ? ['-fw_cfg', 'name=opt/org.tianocore/IPv6PXESupport,string=no'] : [])],
         until: (serial) => /Linux version|udhcpc/.test(serial),
       });
-      console.log(`pxe6/${c.server}: qemu ran ${guest.seconds.toFixed(1)} s (stopped once the kernel ran: ${guest.stoppedByUntil})`);
+      console.log(`${c.boot}6/${c.server}: qemu ran ${guest.seconds.toFixed(1)} s (stopped once the kernel ran: ${guest.stoppedByUntil})`);
     }, (BOOT_LIMIT_SECONDS + 180) * 1000);
 
     afterAll(async () => {
@@ -156,23 +163,32 @@ for (const c of CASES) {
         .map((l) => JSON.parse(l) as Record<string, unknown>);
     const secondsAfterStart = (e: Record<string, unknown>) => ((Date.parse(String(e.time)) - started) / 1000).toFixed(1);
 
-    it('the generated config names the TFTP URL for PXEv6 x86-64', () => {
-      expect(generated).toContain(`tftp://[${server6}]/snponly.efi`);
+    it('the generated config names the loader URL for this firmware', () => {
+      expect(generated).toContain(c.boot === 'pxe' ? `tftp://[${server6}]/snponly.efi` : `http://[${server6}]:5248/snponly.efi`);
     });
 
-    it('the firmware took snponly.efi over TFTP from an address in the IPv6 prefix, once', async () => {
-      const sent = (await logEntries()).filter((e) => e.msg === 'tftp transfer' && e.file === 'snponly.efi' && e.outcome === 'ok');
-      if (sent.length !== 1) throw new Error(await failure(`snponly.efi went by TFTP ${sent.length} times`));
-      expect(String(sent[0]!.peer).startsWith(c.prefix)).toBe(true);
-      console.log(`pxe6/${c.server}: snponly.efi over TFTPv6 at ${secondsAfterStart(sent[0]!)} s: ${sent[0]!.bytes} bytes in ${sent[0]!.ms} ms, blksize ${sent[0]!.blksize}`);
-    });
+    if (c.boot === 'http')
+      it('the firmware loaded snponly.efi over HTTP on IPv6 (no TFTP)', async () => {
+        const got = (await logEntries()).filter((e) => e.msg === 'request' && e.path === '/snponly.efi' && e.method === 'GET' && e.status === 200);
+        if (got.length < 1) throw new Error(await failure('snponly.efi was never fetched over HTTP'));
+        expect(String(got[0]!.peer).startsWith(c.prefix)).toBe(true);
+        expect((await logEntries()).some((e) => e.msg === 'tftp transfer')).toBe(false);
+        console.log(`http6/${c.server}: snponly.efi over HTTPv6 at ${secondsAfterStart(got[0]!)} s`);
+      });
+    else
+      it('the firmware took snponly.efi over TFTP from an address in the IPv6 prefix, once', async () => {
+        const sent = (await logEntries()).filter((e) => e.msg === 'tftp transfer' && e.file === 'snponly.efi' && e.outcome === 'ok');
+        if (sent.length !== 1) throw new Error(await failure(`snponly.efi went by TFTP ${sent.length} times`));
+        expect(String(sent[0]!.peer).startsWith(c.prefix)).toBe(true);
+        console.log(`pxe6/${c.server}: snponly.efi over TFTPv6 at ${secondsAfterStart(sent[0]!)} s: ${sent[0]!.bytes} bytes in ${sent[0]!.ms} ms, blksize ${sent[0]!.blksize}`);
+      });
 
     it('the chainloaded iPXE got boot.ipxe, the node script and the kernel over HTTP on IPv6', async () => {
       const http = (await logEntries()).filter((e) => e.msg === 'request' && e.status === 200 && String(e.peer).startsWith(c.prefix));
       const boot = http.find((e) => e.route === 'boot.ipxe');
       const kernel = http.find((e) => /kernel|vmlinuz|linux/.test(String(e.path)) && Number(e.bytes) > 1_000_000);
       if (!boot || !kernel) throw new Error(await failure(`over IPv6 HTTP: boot.ipxe ${boot ? 'fetched' : 'missing'}, kernel ${kernel ? 'fetched' : 'missing'}`));
-      console.log(`pxe6/${c.server}: boot.ipxe at ${secondsAfterStart(boot)} s, kernel at ${secondsAfterStart(kernel)} s`);
+      console.log(`${c.boot}6/${c.server}: boot.ipxe at ${secondsAfterStart(boot)} s, kernel at ${secondsAfterStart(kernel)} s`);
       expect((await logEntries()).filter((e) => e.route === 'boot.ipxe')).toHaveLength(1);
     });
 
