@@ -12,6 +12,7 @@ apt-get install -y -q --no-install-recommends \
   ca-certificates curl iproute2 procps util-linux cpio busybox-static openssl \
   ipxe ipxe-qemu pxelinux syslinux-common ovmf qemu-system-x86 qemu-system-arm qemu-efi-aarch64 shim-signed grub-efi-amd64-signed \
   dnsmasq-base kea-dhcp4-server kea-dhcp6-server isc-dhcp-server tcpdump tshark \
+  radvd \
   tftp-hpa atftp tftpd-hpa \
   nginx-light wrk \
   cloud-init "debian-installer-${VERSION_ID}-netboot-amd64" grub-common \

@@ -37,9 +37,12 @@ export function kea6Fragment(plan: BootPlan6): Kea6Fragment {
       'client-classes': plan.rules.map((r) => {
         const options: Kea6OptionData[] = [{ name: 'bootfile-url', data: r.url, 'always-send': true }];
         // Kea writes vendor-class as enterprise number + one length-prefixed string (RFC 8415 §21.16): the form
-        // EDK2 checks ("HTTPClient" / "PXEClient" at byte 6; PXEv6 also wants enterprise 343).
-        // Given as raw hex (csv-format false): Kea's text form for this option takes the class as binary anyway.
-        if (r.match.kind === 'class') options.push({ name: 'vendor-class', data: vendorClassData(EDK2_ENTERPRISE, [r.match.vendor]).toString('hex'), 'csv-format': false, 'always-send': true });
+        // EDK2's HTTP Boot checks ("HTTPClient" at byte 6). Given as raw hex (csv-format false): Kea's text form
+        // for this option takes the class as binary anyway. PXEv6 gets NO option 16: with enterprise 343 and
+        // "PXEClient" EDK2's UefiPxeBcDxe files the Advertise as a "binl" offer and asks a PXE boot server on
+        // UDP 4011 for the boot file (PxeBcRetryDhcp6Binl), ignoring option 59 — nobody answers, PXE-E16. A plain
+        // ("DHCP only") offer boots from option 59 (seen in test/e2e/ipv6-pxe.test.ts).
+        if (r.match.kind === 'class' && r.match.vendor === 'HTTPClient') options.push({ name: 'vendor-class', data: vendorClassData(EDK2_ENTERPRISE, [r.match.vendor]).toString('hex'), 'csv-format': false, 'always-send': true });
         return { name: r.match.kind === 'ipxe' ? 'edgeboot6-ipxe' : `edgeboot6-${r.name}`, test: test6(r), 'option-data': options };
       }),
     },
