@@ -1,18 +1,27 @@
 /**
- * HTTP bench: wrk against edgeboot's per-node iPXE route (rendered on every request) and against
- * nginx serving a static file of the same size, in the same run with the same settings.
- * Both servers are pinned to CPU 0 and wrk to CPU 1. Prints requests/s, p99 and the ratios.
+ * HTTP bench: wrk against edgeboot's per-node iPXE route (rendered on every request) and /boot.ipxe, each
+ * against nginx serving a static file of the same size, interleaved (edgeboot, nginx, edgeboot, …) with the
+ * same settings; then a 64 MiB download, edgeboot against nginx (sendfile), by curl. Both servers are pinned
+ * to CPU 0 and the clients to CPU 1. Prints requests/s, p99, each server's CPU-seconds, the load average at
+ * start and end, and the ratios.
  *
- * Usage: node dist-bench/bench/http.js [--duration 10] [--connections 32]
+ * Usage: node dist-bench/bench/http.js [--duration 5] [--connections 32] [--rounds 2] [--downloads 8]
  */
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePort, run, startChild, stopChild, table, waitHttp } from '../test/support/processes.js';
+import { loadavg } from 'node:os';
+import { childPids, freePort, procStats, run, startChild, stopChild, table, waitHttp } from '../test/support/processes.js';
 
 const { values } = parseArgs({
-  options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '32' } },
+  options: {
+    duration: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '32' },
+    rounds: { type: 'string', default: '2' },
+    downloads: { type: 'string', default: '8' },
+  },
 });
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -70,26 +79,97 @@ async function main(): Promise<void> {
     mkdirSync(join(dir, 'nginx-tmp'));
     writeFileSync(
       join(dir, 'nginx.conf'),
-      `worker_processes 1;\npid ${dir}/nginx.pid;\nerror_log ${dir}/nginx-error.log;\nevents { worker_connections 1024; }\nhttp {\n  access_log off;\n  client_body_temp_path ${dir}/nginx-tmp;\n  default_type text/plain;\n  server { listen 127.0.0.1:${ngPort}; root ${www}; }\n}\n`,
+      `worker_processes 1;\npid ${dir}/nginx.pid;\nerror_log ${dir}/nginx-error.log;\nevents { worker_connections 1024; }\nhttp {\n  access_log off;\n  sendfile on;\n  client_body_temp_path ${dir}/nginx-tmp;\n  default_type text/plain;\n  server { listen 127.0.0.1:${ngPort}; root ${www}; }\n}\n`,
     );
     const ng = startChild('taskset', ['-c', '0', 'nginx', '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;']);
     children.push(ng);
     const staticUrl = `http://127.0.0.1:${ngPort}/node.ipxe`;
     await waitHttp(staticUrl);
 
-    // Warm both (JIT, caches), then measure.
-    await run('taskset', ['-c', '1', 'wrk', '-t1', '-c8', '-d2s', nodeUrl]);
-    await run('taskset', ['-c', '1', 'wrk', '-t1', '-c8', '-d2s', staticUrl]);
-    const ours = await wrk(nodeUrl);
-    const theirs = await wrk(staticUrl);
-    const rows = [
-      ['nginx static file', theirs.rps.toFixed(0), theirs.p99ms.toFixed(2), String(theirs.non2xx)],
-      ['edgeboot /ipxe/node (rendered)', ours.rps.toFixed(0), ours.p99ms.toFixed(2), String(ours.non2xx)],
+    const ebCpu = () => procStats(eb.pid!)?.cpuS ?? 0;
+    // nginx's work is done by its worker(s); the master only forks them.
+    const ngCpu = () => [ng.pid!, ...childPids(ng.pid!)].reduce((sum, pid) => sum + (procStats(pid)?.cpuS ?? 0), 0);
+    const cpuOf = async <T>(f: () => Promise<T>, cpu: () => number): Promise<[T, number]> => {
+      const before = cpu();
+      const r = await f();
+      return [r, cpu() - before];
+    };
+    const bootUrl = `http://127.0.0.1:${ebPort}/boot.ipxe`;
+    writeFileSync(join(www, 'boot.ipxe'), await (await fetch(bootUrl)).text());
+    const bootStatic = `http://127.0.0.1:${ngPort}/boot.ipxe`;
+    const load0 = loadavg()[0]!;
+
+    // Warm both (JIT, caches), then measure, interleaved.
+    for (const u of [nodeUrl, staticUrl, bootUrl, bootStatic]) await run('taskset', ['-c', '1', 'wrk', '-t1', '-c8', '-d2s', u]);
+    const pairs = [
+      { name: '/ipxe/node/<mac> (rendered)', ours: nodeUrl, theirs: staticUrl, bytes: sample.length },
+      { name: '/boot.ipxe', ours: bootUrl, theirs: bootStatic, bytes: readFileSync(join(www, 'boot.ipxe')).length },
     ];
-    console.log(`HTTP bench: ${sample.length}-byte iPXE script, wrk -t1 -c${values.connections} -d${values.duration}s; servers on CPU 0, wrk on CPU 1`);
-    console.log(table(['server', 'req/s', 'p99 ms', 'non-2xx'], rows));
-    console.log(`ratio edgeboot/nginx: throughput ${(ours.rps / theirs.rps).toFixed(2)}x, p99 ${(ours.p99ms / theirs.p99ms).toFixed(2)}x`);
-    if (ours.non2xx > 0) {
+    let failed = false;
+    for (const pair of pairs) {
+      const rows: string[][] = [];
+      const o: WrkResult[] = [];
+      const t: WrkResult[] = [];
+      const oc: number[] = [];
+      const tc: number[] = [];
+      for (let r = 0; r < Number(values.rounds); r++) {
+        const [a, ac] = await cpuOf(() => wrk(pair.ours), ebCpu);
+        const [b, bc] = await cpuOf(() => wrk(pair.theirs), ngCpu);
+        o.push(a);
+        t.push(b);
+        const dur = Number(values.duration);
+        rows.push([`edgeboot ${pair.name} #${r + 1}`, a.rps.toFixed(0), a.p99ms.toFixed(2), String(a.non2xx), ac.toFixed(2), ((ac / (a.rps * dur)) * 1e6).toFixed(0)]);
+        rows.push([`nginx static ${pair.bytes} B #${r + 1}`, b.rps.toFixed(0), b.p99ms.toFixed(2), String(b.non2xx), bc.toFixed(2), ((bc / (b.rps * dur)) * 1e6).toFixed(0)]);
+        oc.push(ac / (a.rps * dur));
+        tc.push(bc / (b.rps * dur));
+        if (a.non2xx > 0) failed = true;
+      }
+      const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+      const rps = med(o.map((x) => x.rps)) / med(t.map((x) => x.rps));
+      const p99 = med(o.map((x) => x.p99ms)) - med(t.map((x) => x.p99ms));
+      console.log(`\nHTTP bench ${pair.name}: ${pair.bytes}-byte answer, wrk -t1 -c${values.connections} -d${values.duration}s; servers on CPU 0, wrk on CPU 1`);
+      console.log(table(['server', 'req/s', 'p99 ms', 'non-2xx', 'server CPU s', 'CPU us/req'], rows));
+      console.log(`ratio edgeboot/nginx ${pair.name}: req/s ${rps.toFixed(2)}x (target >= 0.5), p99 difference ${p99.toFixed(2)} ms (target <= +1 ms), server CPU per request ${(med(oc) / med(tc)).toFixed(2)}x`);
+    }
+
+    // 64 MiB download: throughput and server CPU-seconds per GiB, interleaved.
+    const big = randomBytes(64 * 1024 * 1024);
+    mkdirSync(join(dir, 'boot/images'), { recursive: true });
+    writeFileSync(join(dir, 'boot/images/kernel'), big);
+    writeFileSync(join(www, 'kernel'), big);
+    const n = Number(values.downloads);
+    const download = async (url: string): Promise<number> => {
+      const started = process.hrtime.bigint();
+      for (let i = 0; i < n; i++) {
+        const out = await run('taskset', ['-c', '1', 'curl', '-sS', '-o', '/dev/null', '-w', '%{size_download}', url]);
+        if (Number(out) !== big.length) throw new Error(`${url}: ${out} bytes, not ${big.length}`);
+      }
+      return Number(process.hrtime.bigint() - started) / 1e9;
+    };
+    const gib = (n * big.length) / 2 ** 30;
+    const fileRows: string[][] = [];
+    const eRates: number[] = [];
+    const nRates: number[] = [];
+    const eCpu: number[] = [];
+    const nCpu: number[] = [];
+    for (let r = 0; r < Number(values.rounds); r++) {
+      const [es, ec] = await cpuOf(() => download(`http://127.0.0.1:${ebPort}/images/kernel`), ebCpu);
+      const [ns, nc] = await cpuOf(() => download(`http://127.0.0.1:${ngPort}/kernel`), ngCpu);
+      eRates.push(gib / es);
+      nRates.push(gib / ns);
+      eCpu.push(ec / gib);
+      nCpu.push(nc / gib);
+      fileRows.push([`edgeboot #${r + 1}`, (gib / es).toFixed(2), (ec / gib).toFixed(3)]);
+      fileRows.push([`nginx (sendfile) #${r + 1}`, (gib / ns).toFixed(2), (nc / gib).toFixed(3)]);
+    }
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    console.log(`\n64 MiB download bench: ${n} sequential curl downloads per round, ${values.rounds} rounds; servers on CPU 0, curl on CPU 1`);
+    console.log(table(['server', 'GiB/s', 'server CPU s per GiB'], fileRows));
+    console.log(
+      `ratio edgeboot/nginx 64 MiB: throughput ${(sum(eRates) / sum(nRates)).toFixed(2)}x (target >= 0.9), CPU per GiB ${(sum(eCpu) / Math.max(sum(nCpu), 1e-9)).toFixed(2)}x (target <= 2)`,
+    );
+    console.log(`load average (1 min): ${load0.toFixed(2)} at start, ${loadavg()[0]!.toFixed(2)} at end`);
+    if (failed) {
       console.error('edgeboot answered non-2xx responses during the bench');
       process.exitCode = 1;
     }

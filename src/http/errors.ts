@@ -17,20 +17,21 @@ export function sendSentence(res: Response, status: number, sentence: string): v
   res.status(status).type('text/plain; charset=utf-8').send(`${sentence}\n`);
 }
 
-/** Map any thrown value to a status and one sentence; render failures are 500 with the template named in the log. */
-export function errorHandler(err: unknown, _req: Request, res: Response, _next: NextFunction): void {
-  const log = res.locals.log as Logger | undefined;
+/** Map any thrown value to a status and one sentence; unexpected and render failures are logged (never the request's secrets). */
+export function errorAnswer(err: unknown, log: Logger | undefined): { status: number; sentence: string } {
   if (err instanceof EdgebootError) {
     const status = STATUS[err.code] ?? 500;
     if (status >= 500) log?.error({ code: err.code, err: err.message }, 'request failed');
-    sendSentence(res, status, status >= 500 && err.code !== 'E_BUSY' ? 'edgeboot could not render this file; the log names the template and the problem.' : err.message);
-    return;
+    return { status, sentence: status >= 500 && err.code !== 'E_BUSY' ? 'edgeboot could not render this file; the log names the template and the problem.' : err.message };
   }
   const status = (err as { status?: number; statusCode?: number })?.status ?? (err as { statusCode?: number })?.statusCode;
-  if (typeof status === 'number' && status >= 400 && status < 500) {
-    sendSentence(res, status, 'The request could not be understood.');
-    return;
-  }
+  if (typeof status === 'number' && status >= 400 && status < 500) return { status, sentence: 'The request could not be understood.' };
   log?.error({ err: messageOf(err) }, 'unexpected error');
-  sendSentence(res, 500, 'edgeboot hit an internal error; the log has the detail.');
+  return { status: 500, sentence: 'edgeboot hit an internal error; the log has the detail.' };
+}
+
+/** Express error handler: the same mapping as the boot routes' adapter. */
+export function errorHandler(err: unknown, _req: Request, res: Response, _next: NextFunction): void {
+  const { status, sentence } = errorAnswer(err, res.locals.log as Logger | undefined);
+  sendSentence(res, status, sentence);
 }

@@ -1,0 +1,218 @@
+import { open } from 'node:fs/promises';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { extname } from 'node:path';
+import type { Logger } from 'pino';
+import { normaliseIp } from '../core/ip.js';
+import type { MetricsRegistry } from '../core/metrics.js';
+import type { BootFile } from '../files/boot-files.js';
+import type { OpenFiles } from '../files/open-files.js';
+import { classifyFile } from '../observe/classify.js';
+import { BufferPool } from './buffer-pool.js';
+import { errorAnswer } from './errors.js';
+import { streamRange } from './file-stream.js';
+import type { HttpMetrics } from './http-metrics.js';
+import { loggablePath } from './request-log.js';
+import { fileEtag, fileLastModified, planFile } from './routes/conditional.js';
+import { isManagementPath, matchBootRoute } from './routes/dispatch.js';
+import type { BootRouteDeps } from './routes/render-script.js';
+import type { RouteAnswer, RouteRequest } from './routes/types.js';
+
+/** What the boot dispatcher is built from. */
+export interface BootDispatchOptions {
+  deps: BootRouteDeps;
+  log: Logger;
+  registry: MetricsRegistry;
+  metrics: HttpMetrics;
+  maxStreams: number;
+  openFiles?: OpenFiles;
+  draining?: () => boolean;
+  /** Where every management path goes (the express app). */
+  fallback: RequestListener;
+}
+
+const TEXT_TYPES: Record<string, string> = {
+  '.cfg': 'text/plain; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+  '.ipxe': 'text/plain; charset=utf-8',
+  '.conf': 'text/plain; charset=utf-8',
+  '.json': 'application/json',
+};
+
+/** Per-request state the log line is made from. */
+interface Line {
+  route: string;
+  fields?: Record<string, unknown>;
+  message?: string;
+  level?: 'info' | 'debug';
+}
+
+/**
+ * The HTTP edge's request listener: boot scripts, answer files and boot files are answered by plain route
+ * functions on node:http (no framework on the hot path); management paths go to `fallback`. Same log line,
+ * metrics, drain answer and stream admission as the express routes had.
+ */
+export function createBootDispatcher(o: BootDispatchOptions): RequestListener {
+  const pool = new BufferPool();
+  let activeStreams = 0;
+  o.registry.gauge('edgeboot_http_active_streams', 'File streams in progress.', () => activeStreams);
+
+  return (req, res) => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    if (!path.startsWith('/') || isManagementPath(path)) {
+      o.fallback(req, res);
+      return;
+    }
+    const started = process.hrtime.bigint();
+    const peer = normaliseIp(req.socket.remoteAddress);
+    const logPath = loggablePath(url);
+    const line: Line = { route: 'other' };
+    let child: Logger | undefined;
+    const log = () => (child ??= o.log.child({ peer, path: logPath }));
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      o.metrics.requests.inc({ route: line.route, status: String(res.statusCode) });
+      o.metrics.latency.observe(ms / 1000, { route: line.route });
+      const entry = {
+        peer,
+        path: logPath,
+        method: req.method,
+        status: res.statusCode,
+        ms: Math.round(ms * 10) / 10,
+        bytes: Number(res.getHeader('content-length') ?? 0),
+        route: line.route,
+        ...line.fields,
+      };
+      o.log[line.level ?? 'info'](entry, line.message ?? 'request');
+    });
+
+    if (o.draining?.()) {
+      // A request on a kept-alive connection during a stop starts nothing and closes the connection.
+      line.route = 'draining';
+      sendText(res, 503, 'edgeboot is shutting down; retry in a few seconds.\n', { Connection: 'close', 'Retry-After': '5' });
+      return;
+    }
+    const facts: RouteRequest = {
+      method: req.method ?? 'GET',
+      path,
+      query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)),
+      clientIp: req.socket.remoteAddress ?? '',
+      localAddress: req.socket.localAddress ?? '',
+    };
+    const fail = (err: unknown) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      const { status, sentence } = errorAnswer(err, log());
+      sendText(res, status, `${sentence}\n`);
+    };
+    let matched;
+    try {
+      matched = matchBootRoute(o.deps, facts);
+      line.route = matched.name;
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    Promise.resolve()
+      .then(() => matched.answer())
+      .then((a) => answer(req, res, a, line, fail))
+      .catch(fail);
+  };
+
+  async function answer(req: IncomingMessage, res: ServerResponse, a: RouteAnswer, line: Line, fail: (err: unknown) => void): Promise<void> {
+    if (a.route) line.route = a.route;
+    line.fields = a.logFields;
+    line.message = a.logMessage;
+    line.level = a.logLevel;
+    if (!a.file) {
+      sendText(res, a.status, a.body ?? '', a.headers);
+      return;
+    }
+    if (activeStreams >= o.maxStreams) {
+      o.metrics.streamsBusy.inc();
+      sendText(res, 503, 'edgeboot is serving its maximum number of file streams; retry in a few seconds.\n', { 'Retry-After': '5' });
+      return;
+    }
+    await sendFile(req, res, a.file, fail);
+  }
+
+  async function sendFile(req: IncomingMessage, res: ServerResponse, file: BootFile, fail: (err: unknown) => void): Promise<void> {
+    activeStreams++;
+    const closeFile = o.openFiles?.open(file.path);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      activeStreams--;
+      closeFile?.();
+    };
+    res.once('close', release);
+    const startedMs = Date.now();
+    const name = safeDecode((req.url ?? '').split('?')[0]!);
+    let fh;
+    try {
+      fh = await open(file.path, 'r');
+      // The size and time of the descriptor we send from, not of the name (a sync may replace the name).
+      const st = await fh.stat();
+      const facts = { size: st.size, mtimeMs: st.mtimeMs };
+      const h = req.headers;
+      const plan = planFile(facts, {
+        range: h.range,
+        ifRange: h['if-range'] as string | undefined,
+        ifNoneMatch: h['if-none-match'] as string | undefined,
+        ifModifiedSince: h['if-modified-since'],
+      });
+      const validators = { ETag: fileEtag(facts), 'Last-Modified': fileLastModified(facts) };
+      if (plan.status === 304) {
+        res.writeHead(304, validators).end();
+        return;
+      }
+      if (plan.status === 416) {
+        sendText(res, 416, 'The requested range lies outside the file.\n', { 'Content-Range': `bytes */${facts.size}` });
+        return;
+      }
+      const length = Math.max(0, plan.end - plan.start + 1);
+      const headers: Record<string, string> = {
+        'Content-Type': TEXT_TYPES[extname(file.path).toLowerCase()] ?? 'application/octet-stream',
+        'Content-Length': String(length),
+        'Accept-Ranges': 'bytes',
+        ...validators,
+      };
+      if (plan.status === 206) headers['Content-Range'] = `bytes ${plan.start}-${plan.end}/${facts.size}`;
+      res.writeHead(plan.status, headers);
+      const complete = req.method === 'HEAD' || length === 0 || (await streamRange(fh, res, plan.start, plan.end, pool));
+      if (complete) res.end();
+      if (req.method === 'GET') {
+        o.deps.boot.recordFile(req.socket.remoteAddress ?? '', {
+          stage: classifyFile(name),
+          via: 'http',
+          detail: name.slice(0, 120),
+          bytes: length,
+          ms: Date.now() - startedMs,
+          outcome: complete ? 'ok' : 'aborted',
+        });
+      }
+    } catch (err) {
+      fail(err);
+    } finally {
+      await fh?.close();
+      if (res.writableEnded || res.destroyed) release();
+    }
+  }
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+function sendText(res: ServerResponse, status: number, body: string, headers?: Record<string, string>): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', ...headers, 'Content-Length': String(Buffer.byteLength(body)) });
+  res.end(body);
+}

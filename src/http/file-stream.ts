@@ -1,0 +1,37 @@
+import type { FileHandle } from 'node:fs/promises';
+import type { ServerResponse } from 'node:http';
+import type { BufferPool } from './buffer-pool.js';
+
+/**
+ * Write bytes `start`..`end` (inclusive) of an open file to `res`, in reads of the pool's buffer size
+ * (1 MiB). Two buffers per stream: one is read while the other drains to the socket, and a buffer is
+ * read into again only after the socket took all of it, which is also the backpressure. Resolves true
+ * when all bytes were handed over, false when the client went away first; the caller ends the response.
+ */
+export async function streamRange(fh: FileHandle, res: ServerResponse, start: number, end: number, pool: BufferPool): Promise<boolean> {
+  const closed = new Promise<void>((resolve) => res.once('close', resolve));
+  const bufs: Buffer[] = [];
+  const pending: (Promise<unknown> | undefined)[] = [undefined, undefined];
+  let pos = start;
+  let turn = 0;
+  let clean = false;
+  try {
+    while (pos <= end) {
+      const k = turn++ & 1;
+      // A destroyed socket may never call a write back: the close event ends the wait instead.
+      if (pending[k]) await Promise.race([pending[k], closed]);
+      if (res.destroyed) return false;
+      const buf = (bufs[k] ??= pool.take());
+      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - pos + 1), pos);
+      if (bytesRead === 0) throw new Error('the file shrank while it was being sent');
+      pos += bytesRead;
+      pending[k] = new Promise<void>((resolve) => res.write(buf.subarray(0, bytesRead), () => resolve()));
+    }
+    await Promise.race([Promise.all(pending), closed]);
+    clean = !res.destroyed;
+    return clean;
+  } finally {
+    // Buffers of an aborted stream may still sit in the socket's queue: only a clean stream gives them back.
+    if (clean) for (const b of bufs) pool.give(b);
+  }
+}
