@@ -26,9 +26,10 @@ export function generateDnsmasq6(plan: BootPlan6, o: Generate6Options = {}): str
     const base = o.subnet.split('/')[0]!.replace(/::$/, ':');
     lines.push(
       `# Addresses and router advertisements for ${o.subnet}, if this dnsmasq is the site's DHCPv6 server`,
-      '# (EDK2 HTTP Boot wants a stateful address: an offer without IA_NA is only a proxy offer).',
+      '# (EDK2 HTTP Boot wants a stateful address: an offer without IA_NA is only a proxy offer; "slaac" also sets the',
+      "# prefix's A flag, so an installer's kernel configures itself from the router advertisement).",
       'enable-ra',
-      `dhcp-range=${base}:1000,${base}:1fff,64,12h`,
+      `dhcp-range=${base}:1000,${base}:1fff,slaac,64,12h`,
       '',
     );
   }

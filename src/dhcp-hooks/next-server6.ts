@@ -1,5 +1,5 @@
 import { EdgebootError } from '../core/errors.js';
-import { isIpv6, isLinkLocal6, sameSubnet6 } from '../core/ip.js';
+import { eui64FromMac, interfaceId6, isIpv6, isLinkLocal6, sameSubnet6 } from '../core/ip.js';
 import type { LocalAddress } from '../net/interfaces.js';
 import { checkServerAddress6 } from './boot-plan6.js';
 
@@ -18,6 +18,23 @@ export function wantsIpv6(o: { explicit?: string; subnet?: string }): boolean {
   return (o.explicit?.includes(':') ?? false) || (o.subnet?.includes(':') ?? false);
 }
 
+/**
+ * Most stable first: an address the operator set (a small interface identifier such as ::1), then the
+ * kernel's SLAAC address (the MAC's EUI-64), then random privacy addresses, which come and go.
+ */
+function byStability(a: LocalAddress, b: LocalAddress): number {
+  // 0: a hand-set address (::1, ::10:5 — identifier below 2^32); 1: SLAAC (the MAC's EUI-64); 2: anything else.
+  const rank = (x: LocalAddress) => {
+    const iid = interfaceId6(x.address) ?? 0n;
+    if (iid < 0x100000000n) return 0;
+    return x.mac && iid === eui64FromMac(x.mac) ? 1 : 2;
+  };
+  if (rank(a) !== rank(b)) return rank(a) - rank(b);
+  const ia = interfaceId6(a.address) ?? 0n;
+  const ib = interfaceId6(b.address) ?? 0n;
+  return ia < ib ? -1 : ia > ib ? 1 : 0;
+}
+
 function usable(a: LocalAddress): boolean {
   return a.family === 'IPv6' && !a.internal && !isLinkLocal6(a.address);
 }
@@ -33,12 +50,12 @@ export function chooseServer6(o: { explicit?: string; iface?: string; subnet?: s
   const list = candidates.map((a) => `${a.iface} ${a.address}/${a.prefix}`).join(', ') || 'none';
   if (o.subnet) {
     const { network, prefix } = parseCidr6(o.subnet);
-    const hit = candidates.find((a) => sameSubnet6(a.address, network, prefix));
+    const hit = candidates.filter((a) => sameSubnet6(a.address, network, prefix)).sort(byStability)[0];
     if (!hit) throw new EdgebootError('E_DHCP', `no global or unique-local IPv6 address of this host lies in ${o.subnet}; candidates: ${list}`);
     return hit.address;
   }
   if (o.iface) {
-    const hit = candidates.find((a) => a.iface === o.iface);
+    const hit = candidates.filter((a) => a.iface === o.iface).sort(byStability)[0];
     if (!hit) throw new EdgebootError('E_DHCP', `${o.iface} has no global or unique-local IPv6 address; candidates: ${list}`);
     return hit.address;
   }

@@ -107,13 +107,11 @@ for (const c of CASES) {
       });
 
       // The DHCPv6 snippet exactly as dhcp-config writes it, plus the test-only lines (no DNS, this bridge only, own
-      // lease file). One change, said out loud: `slaac` on the range sets the prefix's A flag, so the installer's
-      // kernel configures itself from the router advertisement; the generated range is stateful only (M flag).
+      // lease file). Its range carries `slaac`: the prefix's A flag lets the installer's kernel configure itself.
       const gen = await ns.exec(process.execPath, [edgebootCli(), 'dhcp-config', '--server', 'dnsmasq', '--subnet', `${PREFIX}::/64`, '--server-address', SERVER, '-c', configFile]);
       snippet = gen.stdout;
-      const range = /^dhcp-range=([^,\n]+),([^,\n]+),64,(\S+)$/m.exec(snippet);
-      if (!range) throw new Error(`dhcp-config wrote no stateful /64 dhcp-range:\n${snippet}`);
-      const conf = snippet.replace(range[0], `dhcp-range=${range[1]},${range[2]},slaac,64,${range[3]}`);
+      if (!/^dhcp-range=[^,\n]+,[^,\n]+,slaac,64,\S+$/m.test(snippet)) throw new Error(`dhcp-config wrote no stateful + SLAAC /64 dhcp-range:\n${snippet}`);
+      const conf = snippet;
       const confFile = join(lab.dir, 'dnsmasq6.conf');
       await writeFile(confFile, `port=0\ninterface=br0\nbind-interfaces\ndhcp-leasefile=${join(lab.dir, 'dnsmasq.leases')}\n${conf}`);
       dnsmasq = ns.spawn('dnsmasq', 'dnsmasq', ['-k', '-C', confFile, `--pid-file=${join(lab.dir, 'dnsmasq.pid')}`, '--log-dhcp', '--log-facility=-', '--user=root', '--group=root'], join(lab.dir, 'dnsmasq.log'));

@@ -65,6 +65,7 @@ describe('the DHCPv6 plan', () => {
     }
     expect(text.match(/option6:16,EB,HTTPClient/g)).toHaveLength(2);
     expect(text).toContain('enable-ra');
+    expect(text).toContain('dhcp-range=fd80:21::1000,fd80:21::1fff,slaac,64,12h');
   });
 
   it('Kea: classes test the enterprise number and the class string at byte 6, and send option 16 in RFC form', () => {
@@ -87,6 +88,17 @@ describe('the IPv6 server address for dhcp-config', () => {
   it('is the address in --subnet, or the first usable one on --interface', () => {
     expect(chooseServer6({ subnet: 'fd80:22::/64' }, local)).toBe('fd80:22::1');
     expect(chooseServer6({ iface: 'eth0' }, local)).toBe('fd80:21::1');
+  });
+
+  it("prefers the operator's address to SLAAC and privacy addresses in the same prefix", () => {
+    const many: LocalAddress[] = [
+      { iface: 'eth0', address: 'fd80:21::5054:ff:fe00:aa', family: 'IPv6', prefix: 64, internal: false, mac: '52:54:00:00:00:aa' },
+      { iface: 'eth0', address: 'fd80:21::9c3e:41d2:77aa:1b05', family: 'IPv6', prefix: 64, internal: false, mac: '52:54:00:00:00:aa' },
+      { iface: 'eth0', address: 'fd80:21::1', family: 'IPv6', prefix: 64, internal: false, mac: '52:54:00:00:00:aa' },
+    ];
+    expect(chooseServer6({ subnet: 'fd80:21::/64' }, many)).toBe('fd80:21::1');
+    expect(chooseServer6({ iface: 'eth0' }, many)).toBe('fd80:21::1');
+    expect(chooseServer6({ subnet: 'fd80:21::/64' }, many.slice(0, 2))).toBe('fd80:21::5054:ff:fe00:aa');
   });
 
   it('names the candidates when nothing fits', () => {
