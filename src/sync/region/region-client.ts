@@ -199,25 +199,27 @@ export class RegionClient {
       return { kind: 'unchanged' };
     }
     if (res.statusCode !== 200) return this.#fail(res, 'the snapshot request');
-    let body: Buffer;
+    const body = await this.#readEncoded(res, 'snapshot');
+    const etag = typeof res.headers.etag === 'string' ? res.headers.etag : undefined;
+    return { kind: 'changed', etag, body, bytes: body.length, revision: parseRevision(res.headers[REVISION_HEADER]) };
+  }
+
+  /** Read a snapshot or changes body (gzip or plain, bounded); failures are RegionErrors naming `what`. */
+  async #readEncoded(res: IncomingMessage, what: 'snapshot' | 'changes'): Promise<Buffer> {
     const max = this.#o.maxBodyBytes ?? DEFAULT_MAX_BODY;
     const encoding = String(res.headers['content-encoding'] ?? 'identity').toLowerCase();
     try {
-      if (encoding === 'gzip') body = await readGzipBody(res, max);
-      else if (encoding === 'identity') body = await readBodyBuffer(res, max);
-      else {
-        res.resume();
-        throw new RegionError('malformed', `region ${this.where} sent the snapshot in an encoding it was not asked for (${printable(encoding, 40)})`);
-      }
+      if (encoding === 'gzip') return await readGzipBody(res, max);
+      if (encoding === 'identity') return await readBodyBuffer(res, max);
+      res.resume();
+      throw new RegionError('malformed', `region ${this.where} sent the ${what} in an encoding it was not asked for (${printable(encoding, 40)})`);
     } catch (err) {
       if (err instanceof RegionError) throw err;
       if ((err as { code?: unknown }).code?.toString().startsWith('Z_')) {
-        throw new RegionError('malformed', `region ${this.where} sent a gzip snapshot that does not decompress: ${messageOf(err)}`, { cause: err });
+        throw new RegionError('malformed', `region ${this.where} sent a gzip ${what} that does not decompress: ${messageOf(err)}`, { cause: err });
       }
-      throw new RegionError('unreachable', `region ${this.where} dropped the snapshot transfer: ${messageOf(err)}`, { cause: err });
+      throw new RegionError('unreachable', `region ${this.where} dropped the ${what} transfer: ${messageOf(err)}`, { cause: err });
     }
-    const etag = typeof res.headers.etag === 'string' ? res.headers.etag : undefined;
-    return { kind: 'changed', etag, body, bytes: body.length, revision: parseRevision(res.headers[REVISION_HEADER]) };
   }
 
   /** `GET …/changes?since=&wait=`: what changed since revision `since`, held up to `waitSeconds` when nothing did. */
@@ -234,20 +236,7 @@ export class RegionClient {
       return { kind: 'no-feed' };
     }
     if (res.statusCode !== 200) return this.#fail(res, 'the changes request');
-    const max = this.#o.maxBodyBytes ?? DEFAULT_MAX_BODY;
-    const encoding = String(res.headers['content-encoding'] ?? 'identity').toLowerCase();
-    let body: Buffer;
-    try {
-      if (encoding === 'gzip') body = await readGzipBody(res, max);
-      else if (encoding === 'identity') body = await readBodyBuffer(res, max);
-      else {
-        res.resume();
-        throw new RegionError('malformed', `region ${this.where} sent the changes in an encoding it was not asked for (${printable(encoding, 40)})`);
-      }
-    } catch (err) {
-      if (err instanceof RegionError) throw err;
-      throw new RegionError('unreachable', `region ${this.where} dropped the changes transfer: ${messageOf(err)}`, { cause: err });
-    }
+    const body = await this.#readEncoded(res, 'changes');
     try {
       return { kind: 'changes', body: JSON.parse(body.toString('utf8')) as unknown, bytes: body.length };
     } catch (err) {
