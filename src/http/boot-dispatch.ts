@@ -177,10 +177,11 @@ export function createBootDispatcher(o: BootDispatchOptions): RequestListener {
       const length = Math.max(0, plan.end - plan.start + 1);
       const headers: Record<string, string> = {
         'Content-Type': TEXT_TYPES[extname(file.path).toLowerCase()] ?? 'application/octet-stream',
-        'Content-Length': String(length),
         'Accept-Ranges': 'bytes',
         ...validators,
       };
+      // Set, not passed to writeHead: the request log line reads the length back with getHeader.
+      res.setHeader('Content-Length', String(length));
       if (plan.status === 206) headers['Content-Range'] = `bytes ${plan.start}-${plan.end}/${facts.size}`;
       res.writeHead(plan.status, headers);
       const complete = req.method === 'HEAD' || length === 0 || (await streamRange(fh, res, plan.start, plan.end, pool));
@@ -213,6 +214,8 @@ function safeDecode(s: string): string {
 }
 
 function sendText(res: ServerResponse, status: number, body: string, headers?: Record<string, string>): void {
-  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', ...headers, 'Content-Length': String(Buffer.byteLength(body)) });
+  // Set, not passed to writeHead: the request log line reads the length back with getHeader.
+  res.setHeader('Content-Length', String(Buffer.byteLength(body)));
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', ...headers });
   res.end(body);
 }
