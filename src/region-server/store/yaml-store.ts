@@ -24,6 +24,8 @@ export interface YamlStoreOptions {
   inventory: string;
   log: Logger;
   watch?: boolean;
+  /** Revisions of history kept in memory; an older `since` gets 410 (default 10,000). */
+  keepRevisions?: number;
 }
 
 /** The file-backed region store (the default): the inventory files are the truth, this process their only writer; the feed's history is in memory. */
@@ -41,10 +43,11 @@ export class YamlStore implements RegionStore {
   #writes: Promise<unknown> = Promise.resolve();
   // Revisions start from the clock in milliseconds, so a restarted region never hands out a revision an
   // earlier process already used (its history is in memory only: an older `since` gets 410 and re-lists).
-  readonly #changes = new ChangeLog(Date.now());
+  readonly #changes: ChangeLog;
 
   constructor(options: YamlStoreOptions) {
     this.#o = options;
+    this.#changes = new ChangeLog(Date.now(), options.keepRevisions);
     this.#inventory = new InventorySource({ path: options.inventory, store: this.nodes, log: options.log.child({ part: 'inventory' }), watch: options.watch });
     this.nodes.onSwap((s) => {
       const wire = snapshotToWire(s, '');
@@ -142,7 +145,7 @@ export class YamlStore implements RegionStore {
     return (this.nodes.snapshot()?.nodes ?? []).map((n) => withoutToken(nodeToWire(n)));
   }
 
-  putNodes(raws: unknown[]): Promise<string[]> {
+  async putNodes(raws: unknown[]): Promise<string[]> {
     const checked = checkNodes(raws, 'the nodes given');
     return this.#serially(async () => {
       await this.#fresh();
