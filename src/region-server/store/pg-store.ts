@@ -86,6 +86,7 @@ export class PgStore implements RegionStore {
   #listener: pg.Client | undefined;
   #listenBackoff = 250;
   #listenTimer: NodeJS.Timeout | undefined;
+  #listenDown = false;
   #stopped = false;
 
   constructor(options: PgStoreOptions) {
@@ -202,11 +203,12 @@ export class PgStore implements RegionStore {
   }
 
   waitForRevision(since: number, ms: number): Waiting {
-    return this.#waiters.wait(() => this.#revision > since, ms);
+    // A replica that lost its database ends held polls at once (503): the rack moves on to another replica.
+    return this.#waiters.wait(() => this.#revision > since || this.#error !== undefined, ms);
   }
 
   waitForChange(etag: string, ms: number): Waiting {
-    return this.#waiters.wait(() => this.#revision >= 0 && `"pg-${this.#revision}"` !== etag, ms);
+    return this.#waiters.wait(() => this.#error !== undefined || (this.#revision >= 0 && `"pg-${this.#revision}"` !== etag), ms);
   }
 
   // ---- following the tables ----
@@ -232,6 +234,7 @@ export class PgStore implements RegionStore {
           }
           if (!this.#error) this.#log.error({ err: why }, 'database unreachable; answering 503 until it returns');
           this.#error = `The region's database is unreachable (${why}); retry shortly.`;
+          this.#waiters.wakeAll();
           break;
         }
       } while (this.#again && !this.#stopped);
@@ -318,7 +321,9 @@ export class PgStore implements RegionStore {
       gone = true;
       if (this.#listener === client) this.#listener = undefined;
       client.end().catch(() => undefined);
-      this.#log.warn({ err: why, retryMs: this.#listenBackoff }, 'LISTEN connection lost; polling the change table until it is back');
+      // Once per outage, not once per reconnect attempt.
+      if (!this.#listenDown) this.#log.warn({ err: why }, 'LISTEN connection lost; reading the change table on the re-check until it is back');
+      this.#listenDown = true;
       this.#listenTimer = setTimeout(() => this.#connectListener(), this.#listenBackoff);
       this.#listenBackoff = Math.min(this.#listenBackoff * 2, 5000);
     };
@@ -332,6 +337,8 @@ export class PgStore implements RegionStore {
         if (this.#stopped) return void client.end().catch(() => undefined);
         this.#listener = client;
         this.#listenBackoff = 250;
+        if (this.#listenDown) this.#log.info('LISTEN connection back');
+        this.#listenDown = false;
         // Whatever was written while it was away is read now, not at the next re-check.
         this.#kick();
       })
