@@ -158,6 +158,10 @@ describe.each([
     // A bad node is refused before anything is written, naming the field.
     await expect(store.putNodes([rawNode(7, { hostname: 'bad host' })])).rejects.toThrow(/nodes\[0\]\.hostname/);
     expect(store.revision).toBe(r0);
+    // The next good write is the very next revision: the failed ones took none, even unseen in the tables.
+    await store.putNodes([rawNode(9)]);
+    expect(store.revision).toBe(r0 + 1);
+    expect(ids((await delta(store, r0)).nodes_changed)).toEqual(['sys0009']);
   });
 
   it('answers 410 (too old) once the history kept no longer reaches `since`, and (ahead) for a revision it never made', async () => {
