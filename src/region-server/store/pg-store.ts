@@ -147,6 +147,10 @@ export class PgStore implements RegionStore {
     return this.#waiters.size;
   }
 
+  head(): { version: string; revision: number; nodes: number } | undefined {
+    return this.#revision < 0 ? undefined : { version: `r${this.#revision}`, revision: this.#revision, nodes: this.#nodes.size };
+  }
+
   current(): WireState | undefined {
     if (this.#revision < 0) return undefined;
     if (this.#wire?.revision === this.#revision) return this.#wire;
