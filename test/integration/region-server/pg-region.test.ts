@@ -194,6 +194,27 @@ describe('a rack following two PostgreSQL replicas', () => {
 });
 
 describe('PostgreSQL restarted under a long poll', () => {
+  it('a replica started while the database is down answers 503 and serves once it is up, without a restart', async () => {
+    const db = await freshDb();
+    pgc.stop();
+    let r: Replica | undefined;
+    try {
+      r = await replica(db);
+      const res = await fetch(`${r.url}/api/v1/clusters/rack-a/snapshot`, { headers: rack });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('5');
+      expect(await res.text()).toMatch(/^The region's database is unreachable/);
+      expect((await fetch(`${r.url}/healthz`)).status).toBe(503);
+    } finally {
+      pgc.start();
+    }
+    const up = Date.now();
+    await waitFor(async () => (await fetch(`${r.url}/healthz`)).status === 200, 10_000, 'the replica to come up with its database');
+    console.log(`replica started before its database served ${Date.now() - up} ms after PostgreSQL came up`);
+    expect(await revisionOf(r.url)).toBeGreaterThan(0);
+    await r.stop();
+  }, 60_000);
+
   it('the region answers 503 with a sentence while it is down and again within seconds after; the rack keeps serving and converges', async () => {
     const db = await freshDb();
     const r = await replica(db);
