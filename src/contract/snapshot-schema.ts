@@ -36,6 +36,8 @@ const nodeSchema = z.object({
   release: word.optional().nullable(),
   kernel_opts: printable.optional().nullable(),
   token: tokenSchema.optional().nullable(),
+  // The region serves a node naming a cluster only to that cluster (and one naming none to every cluster).
+  cluster: word.optional().nullable(),
 });
 
 const configSchema = z
@@ -166,6 +168,7 @@ function toPlainNode(n: RawNode): PlainNode {
   const uuid = tryParseUuid(n.uuid ?? undefined);
   if (uuid) node.uuid = uuid;
   if (n.status_reason) node.statusReason = n.status_reason;
+  if (n.cluster) node.cluster = n.cluster;
   if (n.token) node.token = { consumerKey: n.token.consumer_key, tokenKey: n.token.token_key, tokenSecret: n.token.token_secret };
   return node;
 }

@@ -18,6 +18,7 @@ export function nodeToWire(n: Node): WireNode {
   if (n.release) w.release = n.release;
   if (n.uuid) w.uuid = n.uuid;
   if (n.statusReason) w.status_reason = n.statusReason;
+  if (n.cluster) w.cluster = n.cluster;
   if (n.token) {
     w.token = { consumer_key: n.token.consumerKey.reveal(), token_key: n.token.tokenKey.reveal(), token_secret: n.token.tokenSecret.reveal() };
   }

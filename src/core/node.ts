@@ -38,6 +38,8 @@ export interface Node {
   release: string;
   kernelOpts: string;
   token?: NodeToken;
+  /** The one cluster (rack) the region serves this node to; absent = every cluster. */
+  cluster?: string;
 }
 
 /** Cluster-wide settings from the region. */

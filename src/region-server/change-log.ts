@@ -1,14 +1,12 @@
 import type { WireChanges, WireNode, WireSelection, WireSnapshot } from '../contract/index.js';
+import { lastTouched, type Scope, type ScopedEntry, scopedDelta } from './cluster-view.js';
 
 // The revision feed of the file-backed region: each served snapshot that differs from the one before is one
 // revision, and the log remembers which system ids each revision touched. Bodies are not kept: an answer
 // takes the nodes' current form, which is what a rack applying the delta must end up with anyway.
 
-/** One revision's footprint: ids added or changed, ids removed, and whether config or selections changed. */
-interface Entry {
-  revision: number;
-  changed: string[];
-  removed: string[];
+/** One revision's footprint: ids added or changed and removed (with their clusters), and whether config or selections changed. */
+interface Entry extends ScopedEntry {
   config: boolean;
   selections: boolean;
 }
@@ -23,6 +21,7 @@ export class ChangeLog {
   readonly #entries: Entry[] = [];
   readonly #keep: number;
   #nodes = new Map<string, string>();
+  #scopes = new Map<string, Scope>();
   #current = new Map<string, WireNode>();
   #config = '';
   #selections = '';
@@ -48,28 +47,47 @@ export class ChangeLog {
   /** Take the next served snapshot; returns true when it differs from the previous one (a new revision). */
   record(s: WireSnapshot): boolean {
     const nodes = new Map<string, string>();
+    const scopes = new Map<string, Scope>();
     const current = new Map<string, WireNode>();
     for (const n of s.nodes) {
       nodes.set(n.system_id, JSON.stringify(n));
+      scopes.set(n.system_id, n.cluster ?? null);
       current.set(n.system_id, n);
     }
-    const config = JSON.stringify(s.config);
-    const selections = JSON.stringify(s.boot_selections);
     const first = this.#snapshot === undefined;
     const changed: string[] = [];
     const removed: string[] = [];
+    const changedFrom: Scope[] = [];
+    const changedTo: Scope[] = [];
+    const removedFrom: Scope[] = [];
     if (!first) {
-      for (const [id, text] of nodes) if (this.#nodes.get(id) !== text) changed.push(id);
-      for (const id of this.#nodes.keys()) if (!nodes.has(id)) removed.push(id);
+      for (const [id, text] of nodes) {
+        if (this.#nodes.get(id) === text) continue;
+        changed.push(id);
+        changedTo.push(scopes.get(id)!);
+        changedFrom.push(this.#scopes.has(id) ? this.#scopes.get(id)! : scopes.get(id)!);
+      }
+      for (const id of this.#nodes.keys()) {
+        if (nodes.has(id)) continue;
+        removed.push(id);
+        removedFrom.push(this.#scopes.get(id)!);
+      }
     }
+    const config = JSON.stringify(s.config);
+    const selections = JSON.stringify(s.boot_selections);
     const entry: Entry = {
       revision: this.#revision + 1,
       changed,
+      changedFrom,
+      changedTo,
       removed,
+      removedFrom,
+      settings: !first && (config !== this.#config || selections !== this.#selections),
       config: !first && config !== this.#config,
       selections: !first && selections !== this.#selections,
     };
     this.#nodes = nodes;
+    this.#scopes = scopes;
     this.#current = current;
     this.#config = config;
     this.#selections = selections;
@@ -81,24 +99,20 @@ export class ChangeLog {
     return true;
   }
 
-  /** What changed after `since`, or why a delta cannot say it (older than the history kept, or ahead of it). */
-  since(since: number): WireChanges | ChangesRefusal {
+  /** The newest revision that changed `cluster`'s view (undefined: the whole region's revision). */
+  lastTouched(cluster: string | undefined): number {
+    return cluster === undefined ? this.#revision : lastTouched(this.#entries, cluster, this.#floor);
+  }
+
+  /** What changed in `cluster`'s view after `since` (undefined: every node), or why a delta cannot say it (older than the history kept, or ahead of it). */
+  since(since: number, cluster?: string): WireChanges | ChangesRefusal {
     if (since > this.#revision) return { gone: 'ahead', revision: this.#revision };
     if (since < this.#floor) return { gone: 'too-old', revision: this.#revision };
-    const changed = new Set<string>();
-    const removed = new Set<string>();
+    const { changed, removed } = scopedDelta(this.#entries, since, cluster);
     let config = false;
     let selections = false;
     for (const e of this.#entries) {
       if (e.revision <= since) continue;
-      for (const id of e.changed) {
-        changed.add(id);
-        removed.delete(id);
-      }
-      for (const id of e.removed) {
-        removed.add(id);
-        changed.delete(id);
-      }
       config ||= e.config;
       selections ||= e.selections;
     }

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { EdgebootError, messageOf } from '../core/errors.js';
 import { printable, tryParseMac } from '../core/mac.js';
 import { KNOWN_STATES } from '../core/node.js';
-import { bootEventsBodySchema, discoveryBodySchema, printableLine, REVISION_HEADER, type RegionBootEvent } from '../contract/index.js';
+import { bootEventsBodySchema, discoveryBodySchema, printableLine, REVISION_HEADER, type RegionBootEvent, type WireChanges } from '../contract/index.js';
 import { type InstallSignal, parseOAuthPlaintext, readReport, readSignal, transitionFor } from './install-signal.js';
 import type { RegionBackend } from './region-backend.js';
 import { StoreUnavailable } from './store/store-errors.js';
@@ -33,6 +33,8 @@ function parseJson(body: unknown): unknown {
 function say(res: Response, status: number, sentence: string): void {
   res.status(status).type('text/plain; charset=utf-8').set('Cache-Control', 'no-store').send(`${sentence}\n`);
 }
+
+const isEmpty = (c: WireChanges): boolean => !c.nodes_changed.length && !c.nodes_removed.length && !c.config && !c.boot_selections;
 
 const AUTH_SENTENCES: Record<number, string> = {
   401: 'This region does not accept that token for this cluster.',
@@ -86,18 +88,19 @@ export function createRegionApp(region: RegionBackend, log: Logger): Express {
   app.get(
     '/api/v1/clusters/:id/snapshot',
     route(async (req, res) => {
-      if (!cluster(req, res)) return;
+      const id = cluster(req, res);
+      if (!id) return;
       if (unavailable(res)) return;
-      let cur = region.data.current();
+      let cur = region.data.current(id);
       if (!cur) return say(res, 503, 'The region has not loaded a valid inventory yet.');
       const wait = Math.min(Math.max(Number.parseInt(String(req.query.wait ?? '0'), 10) || 0, 0), region.options.maxWaitSeconds ?? 60);
       if (req.get('if-none-match') === cur.etag) {
         if (wait > 0) {
-          const w = region.data.waitForChange(cur.etag, wait * 1000);
+          const w = region.data.waitForChange(cur.etag, wait * 1000, id);
           res.on('close', w.cancel);
           const changed = await w.changed;
           if (res.destroyed || unavailable(res)) return;
-          cur = region.data.current()!;
+          cur = region.data.current(id)!;
           if (!changed) {
             region.stats.snapshotNotModified++;
             res.status(304).set({ ETag: cur.etag, [REVISION_HEADER]: String(cur.revision) }).end();
@@ -119,7 +122,8 @@ export function createRegionApp(region: RegionBackend, log: Logger): Express {
   app.get(
     '/api/v1/clusters/:id/changes',
     route(async (req, res) => {
-      if (!cluster(req, res)) return;
+      const id = cluster(req, res);
+      if (!id) return;
       if (unavailable(res)) return;
       if (!region.data.head()) return say(res, 503, 'The region has not loaded a valid inventory yet.');
       const sinceText = String(req.query.since ?? '');
@@ -128,13 +132,14 @@ export function createRegionApp(region: RegionBackend, log: Logger): Express {
       if (!/^\d{1,6}$/.test(waitText)) return say(res, 400, 'The wait parameter must be a whole number of seconds.');
       const since = Number(sinceText);
       const wait = Math.min(Number(waitText), region.options.maxWaitSeconds ?? 60);
-      let answer = await region.data.changesSince(since);
-      if (!('gone' in answer) && answer.revision === since && wait > 0) {
-        const w = region.data.waitForRevision(since, wait * 1000);
+      let answer = await region.data.changesSince(since, id);
+      // Nothing for this cluster yet (a write on another cluster moves the revision, not this cluster's view): hold the poll.
+      if (!('gone' in answer) && isEmpty(answer) && wait > 0) {
+        const w = region.data.waitForRevision(since, wait * 1000, id);
         res.on('close', w.cancel);
         await w.changed;
         if (res.destroyed || unavailable(res)) return;
-        answer = await region.data.changesSince(since);
+        answer = await region.data.changesSince(since, id);
       }
       res.set({ 'Cache-Control': 'no-store', [REVISION_HEADER]: String(answer.revision) });
       if ('gone' in answer) {

@@ -43,6 +43,18 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TABLE install_reports (seq bigserial PRIMARY KEY, system_id text NOT NULL, body jsonb NOT NULL);
     `,
   },
+  {
+    version: 4,
+    name: 'nodes scoped to one cluster; the clusters each change moved nodes between',
+    // NULL cluster = served to every cluster. The change arrays run parallel to system_ids/removed (NULL
+    // arrays in rows written before this step: every node was unscoped then).
+    sql: `
+      ALTER TABLE nodes ADD COLUMN cluster text;
+      UPDATE nodes SET cluster = body->>'cluster' WHERE body ? 'cluster';
+      CREATE INDEX nodes_cluster ON nodes (cluster);
+      ALTER TABLE changes ADD COLUMN changed_from text[], ADD COLUMN changed_to text[], ADD COLUMN removed_from text[];
+    `,
+  },
 ];
 
 const LOCK_KEY = 0x65646762; // "edgb": one advisory lock for the region's schema changes

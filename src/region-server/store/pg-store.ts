@@ -17,6 +17,8 @@ import { connectionProblem, describeTarget, sqlProblem } from './pg-errors.js';
 import type { RegionStore, StoredEvent, StoredReport } from './region-store.js';
 import { StoreUnavailable } from './store-errors.js';
 import { Waiters, type Waiting } from './waiters.js';
+import { createHash } from 'node:crypto';
+import { lastTouched, inView, type Scope, type ScopedEntry, scopedDelta } from '../cluster-view.js';
 
 // The PostgreSQL store: any number of region processes share one database. Every write takes the next
 // cluster revision and records what it touched in `changes` in the same transaction, so the change table
@@ -47,18 +49,13 @@ export interface PgStoreOptions {
   poolSize?: number;
 }
 
-interface Entry {
-  revision: number;
-  changed: string[];
-  removed: string[];
-  settings: boolean;
-}
+type Entry = ScopedEntry;
 
-/** What one write transaction touched; a write that touched nothing takes no revision. */
+/** What one write transaction touched (each node with its cluster before and after); a write that touched nothing takes no revision. */
 interface Tx {
   revision: number;
-  changed: Set<string>;
-  removed: Set<string>;
+  changed: Map<string, [from: Scope, to: Scope]>;
+  removed: Map<string, Scope>;
   settings: boolean;
 }
 
@@ -75,6 +72,10 @@ export class PgStore implements RegionStore {
   #revision = -1;
   #floor = -1;
   #nodes = new Map<string, string>();
+  /** The cluster of each node that names one (a node absent here is served to every cluster). */
+  #scopes = new Map<string, string>();
+  /** Per-cluster snapshots, made on first request and kept until a revision changes that cluster's view. */
+  #views = new Map<string, WireState>();
   #config: WireSnapshot['config'] = {};
   #selections: WireSelection[] = [];
   #entries: Entry[] = [];
@@ -186,8 +187,9 @@ export class PgStore implements RegionStore {
     return this.#revision < 0 ? undefined : { version: `r${this.#revision}`, revision: this.#revision, nodes: this.#nodes.size };
   }
 
-  current(): WireState | undefined {
+  current(cluster?: string): WireState | undefined {
     if (this.#revision < 0) return undefined;
+    if (cluster !== undefined) return this.#view(cluster);
     if (this.#wire?.revision === this.#revision) return this.#wire;
     // The body is put together from the per-node JSON kept in the mirror: a new revision costs a join of
     // cached strings, never a re-serialisation of every node. Chunks keep a million nodes below V8's string limit.
@@ -206,27 +208,38 @@ export class PgStore implements RegionStore {
     return this.#wire;
   }
 
-  async changesSince(since: number): Promise<WireChanges | ChangesRefusal> {
+  /** `cluster`'s snapshot: its own nodes and the unscoped ones, rebuilt only after a revision that changed its view. */
+  #view(cluster: string): WireState {
+    const kept = this.#views.get(cluster);
+    if (kept && kept.revision >= lastTouched(this.#entries, cluster, this.#floor) && kept.revision >= this.#floor) return kept;
+    const parts: Buffer[] = [Buffer.from(`{"version":"r${this.#revision}","revision":${this.#revision},"nodes":[`)];
+    let chunk: string[] = [];
+    let count = 0;
+    for (const [id, text] of this.#nodes) {
+      if (!inView(this.#scopes.get(id) ?? null, cluster)) continue;
+      chunk.push(text);
+      count++;
+      if (chunk.length === 5000) {
+        parts.push(Buffer.from((parts.length > 1 ? ',' : '') + chunk.join(',')));
+        chunk = [];
+      }
+    }
+    if (chunk.length) parts.push(Buffer.from((parts.length > 1 ? ',' : '') + chunk.join(',')));
+    parts.push(Buffer.from(`],"config":${JSON.stringify(this.#config)},"boot_selections":${JSON.stringify(this.#selections)}}`));
+    // The cluster is part of the tag: two clusters' snapshots at one revision are different bodies.
+    const tag = createHash('sha256').update(cluster).digest('hex').slice(0, 12);
+    const view = { etag: `"pg-${this.#revision}-${tag}"`, version: `r${this.#revision}`, revision: this.#revision, body: Buffer.concat(parts), nodes: count };
+    this.#views.set(cluster, view);
+    return view;
+  }
+
+  async changesSince(since: number, cluster?: string): Promise<WireChanges | ChangesRefusal> {
     // A rack that got a newer revision from another replica: read the tables before calling it "ahead".
     if (since > this.#revision) await this.#refresh();
     if (this.#error) throw new StoreUnavailable(this.#error);
     if (since > this.#revision) return { gone: 'ahead', revision: this.#revision };
     if (since < this.#floor) return { gone: 'too-old', revision: this.#revision };
-    const changed = new Set<string>();
-    const removed = new Set<string>();
-    let settings = false;
-    for (const e of this.#entries) {
-      if (e.revision <= since) continue;
-      for (const id of e.changed) {
-        changed.add(id);
-        removed.delete(id);
-      }
-      for (const id of e.removed) {
-        removed.add(id);
-        changed.delete(id);
-      }
-      settings ||= e.settings;
-    }
+    const { changed, removed, settings } = scopedDelta(this.#entries, since, cluster);
     const out: WireChanges = { revision: this.#revision, nodes_changed: [], nodes_removed: [] };
     for (const id of changed) {
       const text = this.#nodes.get(id);
@@ -241,13 +254,13 @@ export class PgStore implements RegionStore {
     return out;
   }
 
-  waitForRevision(since: number, ms: number): Waiting {
+  waitForRevision(since: number, ms: number, cluster?: string): Waiting {
     // A replica that lost its database ends held polls at once (503): the rack moves on to another replica.
-    return this.#waiters.wait(() => this.#revision > since || this.#error !== undefined, ms);
+    return this.#waiters.wait(() => this.#error !== undefined || (cluster === undefined ? this.#revision : lastTouched(this.#entries, cluster, this.#floor)) > since, ms);
   }
 
-  waitForChange(etag: string, ms: number): Waiting {
-    return this.#waiters.wait(() => this.#error !== undefined || (this.#revision >= 0 && `"pg-${this.#revision}"` !== etag), ms);
+  waitForChange(etag: string, ms: number, cluster?: string): Waiting {
+    return this.#waiters.wait(() => this.#error !== undefined || (this.#revision >= 0 && this.current(cluster)?.etag !== etag), ms);
   }
 
   // ---- following the tables ----
@@ -294,7 +307,7 @@ export class PgStore implements RegionStore {
     let full: boolean;
     let head: { revision: number; floor: number };
     let entries: Entry[];
-    let rows: Array<{ system_id: string; body: WireNode }>;
+    let rows: Array<{ system_id: string; body: WireNode; cluster: string | null }>;
     let settings: Array<{ name: string; body: unknown }> | undefined;
     const missing: string[] = [];
     try {
@@ -308,17 +321,26 @@ export class PgStore implements RegionStore {
         return;
       }
       const from = this.#revision < 0 || this.#revision < head.floor ? head.floor : this.#revision;
-      entries = (await c.query<{ revision: string; system_ids: string[]; removed: string[]; settings: boolean }>('SELECT revision, system_ids, removed, settings FROM changes WHERE revision > $1 ORDER BY revision', [from])).rows.map(
-        (r) => ({ revision: Number(r.revision), changed: r.system_ids, removed: r.removed, settings: r.settings }),
-      );
+      type Row = { revision: string; system_ids: string[]; removed: string[]; settings: boolean; changed_from: Scope[] | null; changed_to: Scope[] | null; removed_from: Scope[] | null };
+      // Rows written before the cluster column have no arrays: every node was served to every cluster then.
+      const unscoped = (n: number): Scope[] => new Array<Scope>(n).fill(null);
+      entries = (await c.query<Row>('SELECT revision, system_ids, removed, settings, changed_from, changed_to, removed_from FROM changes WHERE revision > $1 ORDER BY revision', [from])).rows.map((r) => ({
+        revision: Number(r.revision),
+        changed: r.system_ids,
+        changedFrom: r.changed_from ?? unscoped(r.system_ids.length),
+        changedTo: r.changed_to ?? unscoped(r.system_ids.length),
+        removed: r.removed,
+        removedFrom: r.removed_from ?? unscoped(r.removed.length),
+        settings: r.settings,
+      }));
       full = from !== this.#revision || entries[0]?.revision !== from + 1 || entries.at(-1)?.revision !== head.revision;
       if (full) {
-        rows = (await c.query<{ system_id: string; body: WireNode }>('SELECT system_id, body FROM nodes ORDER BY system_id')).rows;
+        rows = (await c.query<{ system_id: string; body: WireNode; cluster: string | null }>('SELECT system_id, body, cluster FROM nodes ORDER BY system_id')).rows;
         settings = (await c.query<{ name: string; body: unknown }>('SELECT name, body FROM cluster_settings')).rows;
       } else {
         const touched = new Set<string>();
         for (const e of entries) for (const id of [...e.changed, ...e.removed]) touched.add(id);
-        rows = (await c.query<{ system_id: string; body: WireNode }>('SELECT system_id, body FROM nodes WHERE system_id = ANY($1)', [[...touched]])).rows;
+        rows = (await c.query<{ system_id: string; body: WireNode; cluster: string | null }>('SELECT system_id, body, cluster FROM nodes WHERE system_id = ANY($1)', [[...touched]])).rows;
         if (entries.some((e) => e.settings)) settings = (await c.query<{ name: string; body: unknown }>('SELECT name, body FROM cluster_settings')).rows;
         const found = new Set(rows.map((r) => r.system_id));
         for (const id of touched) if (!found.has(id)) missing.push(id);
@@ -332,10 +354,19 @@ export class PgStore implements RegionStore {
     c.release();
     if (full) {
       this.#nodes = new Map();
+      this.#scopes = new Map();
+      this.#views = new Map();
       this.#entries = entries;
     } else this.#entries.push(...entries);
-    for (const id of missing) this.#nodes.delete(id);
-    for (const r of rows) this.#nodes.set(r.system_id, JSON.stringify(r.body));
+    for (const id of missing) {
+      this.#nodes.delete(id);
+      this.#scopes.delete(id);
+    }
+    for (const r of rows) {
+      this.#nodes.set(r.system_id, JSON.stringify(r.body));
+      if (r.cluster === null) this.#scopes.delete(r.system_id);
+      else this.#scopes.set(r.system_id, r.cluster);
+    }
     if (settings) {
       const byName = new Map(settings.map((s) => [s.name, s.body]));
       this.#config = (byName.get('config') as WireSnapshot['config'] | undefined) ?? DEFAULTS.config;
@@ -412,15 +443,25 @@ export class PgStore implements RegionStore {
     try {
       await c.query('BEGIN');
       const head = (await c.query<{ revision: string }>('UPDATE cluster_revision SET revision = revision + 1 WHERE cluster = $1 RETURNING revision', [ROW])).rows[0]!;
-      tx = { revision: Number(head.revision), changed: new Set(), removed: new Set(), settings: false };
+      tx = { revision: Number(head.revision), changed: new Map(), removed: new Map(), settings: false };
       out = await fn(c, tx);
       if (tx.changed.size === 0 && tx.removed.size === 0 && !tx.settings) {
         await c.query('ROLLBACK');
         c.release();
         return out;
       }
-      for (const id of tx.changed) tx.removed.delete(id);
-      await c.query('INSERT INTO changes (revision, system_ids, removed, settings) VALUES ($1, $2, $3, $4)', [tx.revision, [...tx.changed], [...tx.removed], tx.settings]);
+      for (const id of tx.changed.keys()) tx.removed.delete(id);
+      const changed = [...tx.changed];
+      const removed = [...tx.removed];
+      await c.query('INSERT INTO changes (revision, system_ids, removed, settings, changed_from, changed_to, removed_from) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
+        tx.revision,
+        changed.map(([id]) => id),
+        removed.map(([id]) => id),
+        tx.settings,
+        changed.map(([, [from]]) => from),
+        changed.map(([, [, to]]) => to),
+        removed.map(([, from]) => from),
+      ]);
       const floor = tx.revision - this.#keep;
       await c.query('UPDATE cluster_revision SET floor = GREATEST(floor, $2) WHERE cluster = $1', [ROW, floor]);
       await c.query('DELETE FROM changes WHERE revision <= $1', [floor]);
@@ -441,13 +482,17 @@ export class PgStore implements RegionStore {
   /** Insert (or with `replace`, update) whole checked nodes and their MACs; records the ids that changed. */
   async #upsert(c: Db, tx: Tx, wires: WireNode[], replace: boolean): Promise<string[]> {
     const changed: string[] = [];
+    // The cluster each node was in before this write (writes are serialised by the revision row lock).
+    const before = new Map<string, Scope>();
     for (let i = 0; i < wires.length; i += IMPORT_BATCH) {
       const batch = wires.slice(i, i + IMPORT_BATCH);
+      const old = await c.query<{ system_id: string; cluster: string | null }>('SELECT system_id, cluster FROM nodes WHERE system_id = ANY($1)', [batch.map((w) => w.system_id)]);
+      for (const r of old.rows) before.set(r.system_id, r.cluster);
       const sql = replace
-        ? `INSERT INTO nodes (system_id, body, revision) SELECT x->>'system_id', x, $2 FROM jsonb_array_elements($1::jsonb) x
-           ON CONFLICT (system_id) DO UPDATE SET body = EXCLUDED.body, revision = EXCLUDED.revision WHERE nodes.body IS DISTINCT FROM EXCLUDED.body
+        ? `INSERT INTO nodes (system_id, body, revision, cluster) SELECT x->>'system_id', x, $2, x->>'cluster' FROM jsonb_array_elements($1::jsonb) x
+           ON CONFLICT (system_id) DO UPDATE SET body = EXCLUDED.body, revision = EXCLUDED.revision, cluster = EXCLUDED.cluster WHERE nodes.body IS DISTINCT FROM EXCLUDED.body
            RETURNING system_id`
-        : `INSERT INTO nodes (system_id, body, revision) SELECT x->>'system_id', x, $2 FROM jsonb_array_elements($1::jsonb) x
+        : `INSERT INTO nodes (system_id, body, revision, cluster) SELECT x->>'system_id', x, $2, x->>'cluster' FROM jsonb_array_elements($1::jsonb) x
            ON CONFLICT (system_id) DO NOTHING RETURNING system_id`;
       const ids = (await c.query<{ system_id: string }>(sql, [JSON.stringify(batch), tx.revision])).rows.map((r) => r.system_id);
       changed.push(...ids);
@@ -460,7 +505,12 @@ export class PgStore implements RegionStore {
       const part = macs.slice(i, i + IMPORT_BATCH);
       await c.query('INSERT INTO node_macs (mac, system_id) SELECT * FROM unnest($1::text[], $2::text[])', [part.map((p) => p[0]), part.map((p) => p[1])]);
     }
-    for (const id of changed) tx.changed.add(id);
+    const byId = new Map(wires.map((w) => [w.system_id, w]));
+    for (const id of changed) {
+      const to = byId.get(id)?.cluster ?? null;
+      // A node added has no "before": it enters only the view of the cluster it names.
+      tx.changed.set(id, [before.has(id) ? before.get(id)! : to, to]);
+    }
     return changed;
   }
 
@@ -518,9 +568,9 @@ export class PgStore implements RegionStore {
         if (found) ids.add(found.system_id);
       }
       if (ids.size === 0) return [];
-      const gone = (await c.query<{ system_id: string }>('DELETE FROM nodes WHERE system_id = ANY($1) RETURNING system_id', [[...ids]])).rows.map((r) => r.system_id);
-      for (const id of gone) tx.removed.add(id);
-      return gone;
+      const gone = (await c.query<{ system_id: string; cluster: string | null }>('DELETE FROM nodes WHERE system_id = ANY($1) RETURNING system_id, cluster', [[...ids]])).rows;
+      for (const r of gone) tx.removed.set(r.system_id, r.cluster);
+      return gone.map((r) => r.system_id);
     });
   }
 
@@ -585,7 +635,8 @@ export class PgStore implements RegionStore {
       if (options.reason) next.status_reason = options.reason;
       else delete next.status_reason;
       await c.query('UPDATE nodes SET body = $2, revision = $3 WHERE system_id = $1', [found.system_id, JSON.stringify(next), tx.revision]);
-      tx.changed.add(found.system_id);
+      const scope = body.cluster ?? null;
+      tx.changed.set(found.system_id, [scope, scope]);
       this.#log.info({ systemId: found.system_id, from: body.status, to: status }, 'node status changed');
       return nodeOfWire(next);
     });

@@ -32,16 +32,16 @@ export interface RegionStore {
   unavailable(): string | undefined;
   /** Version, revision and node count of what is served, without building the body; undefined before the first good load. */
   head(): { version: string; revision: number; nodes: number } | undefined;
-  /** The snapshot being served with its ETag and revision, or undefined before the first good load. */
-  current(): WireState | undefined;
+  /** The snapshot `cluster` is served (its own nodes and the unscoped ones; undefined: every node) with its ETag and revision, or undefined before the first good load. */
+  current(cluster?: string): WireState | undefined;
   /** The revision of the snapshot being served. */
   readonly revision: number;
-  /** What changed after `since`, or why only a full re-list can say it. */
-  changesSince(since: number): Promise<WireChanges | ChangesRefusal>;
-  /** Resolve when the revision has moved past `since`, or after `ms` (false). */
-  waitForRevision(since: number, ms: number): Waiting;
-  /** Resolve when the served snapshot's ETag differs from `etag`, or after `ms` (false). */
-  waitForChange(etag: string, ms: number): Waiting;
+  /** What changed in `cluster`'s view after `since` (the revision answered is the region's), or why only a full re-list can say it. */
+  changesSince(since: number, cluster?: string): Promise<WireChanges | ChangesRefusal>;
+  /** Resolve when a revision after `since` changed `cluster`'s view (a write elsewhere does not), or after `ms` (false). */
+  waitForRevision(since: number, ms: number, cluster?: string): Waiting;
+  /** Resolve when the ETag of the snapshot `cluster` is served differs from `etag`, or after `ms` (false). */
+  waitForChange(etag: string, ms: number, cluster?: string): Waiting;
   /** Long polls being held. */
   readonly waiting: number;
   /** Add or replace whole nodes (validated; a node whose body is unchanged is no change); returns the ids that changed. */

@@ -8,6 +8,7 @@ import { nodeToWire, type RegionBootEvent, snapshotToWire, type WireChanges, typ
 import { InventorySource } from '../../sync/inventory/index.js';
 import { NodeStore } from '../../sync/nodes/index.js';
 import { ChangeLog, type ChangesRefusal } from '../change-log.js';
+import { inView } from '../cluster-view.js';
 import { nodeOfToken, type PresentedToken } from '../install-signal.js';
 import { appendNode, discoveredFile, type FileEdit, putNodesInFiles, removeNodesFromFiles, restoreText, setNodeStatus, snapshotText } from '../inventory-writer.js';
 import { archOfDiscovery } from './discovery-node.js';
@@ -40,6 +41,9 @@ export class YamlStore implements RegionStore {
   readonly #waiters = new Waiters();
   readonly #eventIds = new Set<string>();
   #wire: WireState | undefined;
+  #latest: ReturnType<typeof snapshotToWire> | undefined;
+  /** Per-cluster snapshots, made on first request and kept until a revision changes that cluster's view. */
+  readonly #views = new Map<string, WireState>();
   #writes: Promise<unknown> = Promise.resolve();
   // Revisions start from the clock in milliseconds, so a restarted region never hands out a revision an
   // earlier process already used (its history is in memory only: an older `since` gets 410 and re-lists).
@@ -51,6 +55,7 @@ export class YamlStore implements RegionStore {
     this.#inventory = new InventorySource({ path: options.inventory, store: this.nodes, log: options.log.child({ part: 'inventory' }), watch: options.watch });
     this.nodes.onSwap((s) => {
       const wire = snapshotToWire(s, '');
+      this.#latest = wire;
       const inner = JSON.stringify(wire).slice('{"version":"",'.length);
       const hash = createHash('sha256').update(inner).digest('hex').slice(0, 32);
       if (this.#wire && this.#wire.etag === `"${hash}"`) return;
@@ -83,24 +88,34 @@ export class YamlStore implements RegionStore {
     return w && { version: w.version, revision: w.revision, nodes: w.nodes };
   }
 
-  current(): WireState | undefined {
-    return this.#wire;
+  current(cluster?: string): WireState | undefined {
+    if (cluster === undefined || !this.#wire || !this.#latest) return this.#wire;
+    const kept = this.#views.get(cluster);
+    if (kept && kept.revision >= this.#changes.lastTouched(cluster) && kept.revision >= this.#changes.floor) return kept;
+    const wire = { ...this.#latest, nodes: this.#latest.nodes.filter((n) => inView(n.cluster ?? null, cluster)) };
+    const inner = JSON.stringify(wire).slice('{"version":"",'.length);
+    const hash = createHash('sha256').update(cluster).update('\0').update(inner).digest('hex').slice(0, 32);
+    const version = hash.slice(0, 16);
+    const revision = this.#changes.revision;
+    const view = { etag: `"${hash}"`, version, revision, body: Buffer.from(`{"version":"${version}","revision":${revision},${inner}`), nodes: wire.nodes.length };
+    this.#views.set(cluster, view);
+    return view;
   }
 
   get revision(): number {
     return this.#changes.revision;
   }
 
-  async changesSince(since: number): Promise<WireChanges | ChangesRefusal> {
-    return this.#changes.since(since);
+  async changesSince(since: number, cluster?: string): Promise<WireChanges | ChangesRefusal> {
+    return this.#changes.since(since, cluster);
   }
 
-  waitForRevision(since: number, ms: number): Waiting {
-    return this.#waiters.wait(() => this.#changes.revision > since, ms);
+  waitForRevision(since: number, ms: number, cluster?: string): Waiting {
+    return this.#waiters.wait(() => this.#changes.lastTouched(cluster) > since, ms);
   }
 
-  waitForChange(etag: string, ms: number): Waiting {
-    return this.#waiters.wait(() => this.#wire?.etag !== etag, ms);
+  waitForChange(etag: string, ms: number, cluster?: string): Waiting {
+    return this.#waiters.wait(() => this.current(cluster)?.etag !== etag, ms);
   }
 
   get waiting(): number {
