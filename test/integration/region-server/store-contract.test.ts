@@ -56,8 +56,8 @@ const pgFactory: Factory = async (inventory, options = {}) => {
 
 const isDelta = (a: WireChanges | ChangesRefusal): a is WireChanges => !('gone' in a);
 
-async function delta(store: RegionStore, since: number): Promise<WireChanges> {
-  const a = await store.changesSince(since);
+async function delta(store: RegionStore, since: number, cluster?: string): Promise<WireChanges> {
+  const a = await store.changesSince(since, cluster);
   if (!isDelta(a)) throw new Error(`expected a delta since ${since}, got 410 ${a.gone}`);
   return a;
 }
@@ -71,8 +71,8 @@ interface Snap {
   boot_selections: unknown;
 }
 
-function snapshotOf(store: RegionStore): Snap {
-  const cur = store.current()!;
+function snapshotOf(store: RegionStore, cluster?: string): Snap {
+  const cur = store.current(cluster)!;
   const s = JSON.parse(cur.body.toString()) as Snap;
   expect(s.revision).toBe(cur.revision);
   return s;
@@ -240,6 +240,86 @@ describe.each([
     const token = await store.nodeOfToken({ consumerKey: 'ck3', tokenKey: 'tk3', tokenSecret: 'ts3' });
     expect(token?.systemId).toBe('sys0003');
     expect(await store.nodeOfToken({ consumerKey: 'ck3', tokenKey: 'tk3', tokenSecret: 'wrong' })).toBeUndefined();
+  });
+
+  it('a node naming a cluster is served only to it; unscoped nodes go to every cluster; each cluster has its own snapshot and ETag', async () => {
+    const { store } = await make({ nodes: [rawNode(1, { cluster: 'rack-x' }), rawNode(2, { cluster: 'rack-y' }), rawNode(3)] });
+    const x = snapshotOf(store, 'rack-x');
+    const y = snapshotOf(store, 'rack-y');
+    expect(ids(x.nodes)).toEqual(['sys0001', 'sys0003']);
+    expect(ids(y.nodes)).toEqual(['sys0002', 'sys0003']);
+    expect(ids(snapshotOf(store, 'rack-z').nodes)).toEqual(['sys0003']);
+    expect(ids(snapshotOf(store).nodes)).toEqual(['sys0001', 'sys0002', 'sys0003']);
+    expect(store.current('rack-x')!.nodes).toBe(2);
+    expect(x.nodes.find((n) => n.system_id === 'sys0001')?.cluster).toBe('rack-x');
+    const etagX = store.current('rack-x')!.etag;
+    expect(etagX).not.toBe(store.current('rack-y')!.etag);
+    // A write on Y alone: X's snapshot (and ETag) stay, Y's moves.
+    const etagY = store.current('rack-y')!.etag;
+    await store.setStatus('sys0002', 'broken');
+    expect(store.current('rack-x')!.etag).toBe(etagX);
+    expect(store.current('rack-y')!.etag).not.toBe(etagY);
+    expect(snapshotOf(store, 'rack-y').nodes.find((n) => n.system_id === 'sys0002')?.status).toBe('broken');
+    // A bad cluster name is refused naming the field.
+    await expect(store.putNodes([rawNode(9, { cluster: 'no spaces' })])).rejects.toThrow(/nodes\[0\]\.cluster/);
+  });
+
+  it('a node moved from X to Y is removed for X and changed for Y; a node deleted is removed for its cluster only; unscoped changes reach both', async () => {
+    const { store } = await make({ nodes: [rawNode(1, { cluster: 'rack-x' }), rawNode(2, { cluster: 'rack-y' }), rawNode(3)] });
+    const x0 = snapshotOf(store, 'rack-x');
+    const y0 = snapshotOf(store, 'rack-y');
+    const r0 = store.revision;
+    await store.putNodes([rawNode(1, { cluster: 'rack-y' })]);
+    const dx = await delta(store, r0, 'rack-x');
+    const dy = await delta(store, r0, 'rack-y');
+    expect(dx).toEqual({ revision: store.revision, nodes_changed: [], nodes_removed: ['sys0001'] });
+    expect(ids(dy.nodes_changed)).toEqual(['sys0001']);
+    expect(dy.nodes_changed[0]!.cluster).toBe('rack-y');
+    expect(dy.nodes_removed).toEqual([]);
+    const r1 = store.revision;
+    await store.removeNodes(['sys0002']);
+    expect((await delta(store, r1, 'rack-x')).nodes_removed).toEqual([]);
+    expect((await delta(store, r1, 'rack-y')).nodes_removed).toEqual(['sys0002']);
+    const r2 = store.revision;
+    await store.setStatus('sys0003', 'broken');
+    expect(ids((await delta(store, r2, 'rack-x')).nodes_changed)).toEqual(['sys0003']);
+    expect(ids((await delta(store, r2, 'rack-y')).nodes_changed)).toEqual(['sys0003']);
+    // Unscoped -> X: Y drops it, X takes it.
+    const r3 = store.revision;
+    await store.putNodes([rawNode(3, { status: 'broken', cluster: 'rack-x' })]);
+    expect(await delta(store, r3, 'rack-y')).toMatchObject({ nodes_changed: [], nodes_removed: ['sys0003'] });
+    expect(ids((await delta(store, r3, 'rack-x')).nodes_changed)).toEqual(['sys0003']);
+    // Each cluster replaying its deltas from its first snapshot ends with its own snapshot.
+    for (const [c, first] of [['rack-x', x0], ['rack-y', y0]] as const) {
+      const last = snapshotOf(store, c);
+      expect(canonical(apply(first, await delta(store, first.revision, c)))).toEqual(canonical({ ...last, revision: store.revision }));
+    }
+    expect(ids(snapshotOf(store, 'rack-x').nodes)).toEqual(['sys0003']);
+    expect(ids(snapshotOf(store, 'rack-y').nodes)).toEqual(['sys0001']);
+  });
+
+  it('a long poll on X is not woken by a write on Y, and is woken by a write on X or on an unscoped node', async () => {
+    const { store } = await make({ nodes: [rawNode(1, { cluster: 'rack-x' }), rawNode(2, { cluster: 'rack-y' }), rawNode(3)] });
+    const r0 = store.revision;
+    const onX = store.waitForRevision(r0, 800, 'rack-x');
+    const etagX = store.current('rack-x')!.etag;
+    const snapX = store.waitForChange(etagX, 800, 'rack-x');
+    const onY = store.waitForRevision(r0, 5000, 'rack-y');
+    await store.setStatus('sys0002', 'broken');
+    expect(await onY.changed).toBe(true);
+    expect(await onX.changed).toBe(false);
+    expect(await snapX.changed).toBe(false);
+    // X's answer after Y's write is empty, at the new revision.
+    expect(await delta(store, r0, 'rack-x')).toEqual({ revision: store.revision, nodes_changed: [], nodes_removed: [] });
+    const r1 = store.revision;
+    const again = store.waitForRevision(r1, 5000, 'rack-x');
+    await store.setStatus('sys0003', 'broken');
+    expect(await again.changed).toBe(true);
+    const r2 = store.revision;
+    const moved = store.waitForRevision(r2, 5000, 'rack-x');
+    await store.putNodes([rawNode(2, { status: 'broken', cluster: 'rack-x' })]);
+    expect(await moved.changed).toBe(true);
+    expect(ids((await delta(store, r2, 'rack-x')).nodes_changed)).toEqual(['sys0002']);
   });
 
   it('a long poll is woken by a write and times out without one', async () => {
