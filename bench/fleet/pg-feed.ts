@@ -6,8 +6,12 @@
  * Prints seed and start times, the first sync (ms, bytes on the wire), each replica's RSS and CPU, the
  * delta's bytes beside the full snapshot's, and propagation p50/p99/max per replica, with the load average.
  *
- * Run: npm run bench:build && node dist-bench/bench/fleet/pg-feed.js [--nodes N] [--racks R]
- *      (default 100,000 nodes, 200 racks; --nodes 1000000 for the million-node database)
+ * With --clusters K the N nodes are spread over K clusters (node i in cluster i mod K; cluster 0 is
+ * rack-a) and every rack is rack-a, so its first full sync is its own N/K nodes; without it no node names
+ * a cluster and rack-a is served all N.
+ *
+ * Run: npm run bench:build && node dist-bench/bench/fleet/pg-feed.js [--nodes N] [--racks R] [--clusters K]
+ *      (default 100,000 nodes, 200 racks, no clusters; --nodes 1000000 --clusters 10 for the fleet target)
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,6 +28,11 @@ const arg = (name: string, dflt: number) => {
 };
 const N = arg('--nodes', 100_000);
 const R = arg('--racks', 200);
+const K = arg('--clusters', 0);
+/** The cluster bench node i belongs to (undefined without --clusters). */
+const clusterOf = (i: number): string | undefined => (K > 0 ? (i % K === 0 ? 'rack-a' : `rack-${i % K}`) : undefined);
+// The node the change is made to: one of rack-a's.
+const CHANGED = K > 0 ? 7 * K : 7;
 const TOKEN = 'bench-cluster-token-0123456789';
 const ADMIN = 'bench-admin-token-0123456789ab';
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -43,6 +52,7 @@ function node(i: number, status = 'deployed'): Record<string, unknown> {
     release: 'noble',
     kernel_opts: 'console=ttyS0',
     token: { consumer_key: `ck${h}`, token_key: `tk${h}abcdefgh`, token_secret: `ts${h}abcdefghijklmnop` },
+    ...(clusterOf(i) ? { cluster: clusterOf(i) } : {}),
   };
 }
 
@@ -71,7 +81,8 @@ async function seed(dbUrl: string, revision: number): Promise<void> {
     ]);
     // COPY text format: tab-separated; the bench's JSON holds no tab, newline or backslash.
     const id = (i: number) => `n${i.toString(16).padStart(6, '0')}`;
-    await copyIn(dbUrl, 'nodes (system_id, body, revision)', (i) => `${id(i)}\t${JSON.stringify(node(i))}\t${revision}\n`);
+    // \N is COPY's NULL: a node without a cluster is served to every cluster.
+    await copyIn(dbUrl, 'nodes (system_id, body, revision, cluster)', (i) => `${id(i)}\t${JSON.stringify(node(i))}\t${revision}\t${clusterOf(i) ?? '\\N'}\n`);
     await copyIn(dbUrl, 'node_macs (mac, system_id)', (i) => `${(node(i).macs as string[])[0]}\t${id(i)}\n`);
     await pool.query('ANALYZE');
   } finally {
@@ -125,7 +136,7 @@ async function main(): Promise<void> {
     writeFileSync(join(dir, 'tokens.yaml'), `clusters:\n  rack-a: ${TOKEN}\nadmin: ${ADMIN}\n`);
     let t = performance.now();
     await seed(dbUrl, Date.now());
-    console.log(`nodes ${N}, racks ${R} over 2 replicas, load average at start ${load0.toFixed(2)}`);
+    console.log(`nodes ${N}${K > 0 ? ` in ${K} clusters (rack-a holds ${Math.ceil(N / K)})` : ', none naming a cluster'}, racks ${R} over 2 replicas, load average at start ${load0.toFixed(2)}`);
     console.log(`seed: ${N} nodes by COPY in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     for (const name of ['A', 'B']) replicas.push(await startReplica(dir, dbUrl, name));
     const [a, b] = replicas as [Replica, Replica];
@@ -160,12 +171,13 @@ async function main(): Promise<void> {
     const put = await fetch(`http://127.0.0.1:${a.port}/api/v1/admin/nodes`, {
       method: 'PUT',
       headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ nodes: [node(7, 'broken')] }),
+      body: JSON.stringify({ nodes: [node(CHANGED, 'broken')] }),
     });
     const putMs = performance.now() - t;
     if (put.status !== 200) throw new Error(`admin PUT answered ${put.status}: ${await put.text()}`);
     const answers = await Promise.all(polls);
-    const bad = answers.filter((x) => x.status !== 200 || !x.body.includes('"n000007"'));
+    const changedId = `"n${CHANGED.toString(16).padStart(6, '0')}"`;
+    const bad = answers.filter((x) => x.status !== 200 || !x.body.includes(changedId));
     console.log(`one-node change (admin PUT on A, ${putMs.toFixed(0)} ms) to ${R} long-polling racks; wrong answers ${bad.length}`);
     for (const name of ['A', 'B']) {
       const lat = answers
