@@ -95,3 +95,52 @@ describe('the region revision feed (YAML store): snapshot revision, GET …/chan
     expect((await get(`changes?since=${before}`)).status).toBe(410);
   });
 });
+
+describe('per-cluster answers over HTTP: a rack is served its own nodes and held polls wait for its own changes', () => {
+  let region: TestRegion;
+  const get = (cluster: string, token: string, path: string, headers: Record<string, string> = {}) =>
+    fetch(`${region.url}/api/v1/clusters/${cluster}/${path}`, { headers: { authorization: `Bearer ${token}`, ...headers } });
+  const put = async (list: Array<Record<string, unknown>>) => {
+    const res = await fetch(`${region.url}/api/v1/admin/nodes`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${TOKENS.admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ nodes: list }),
+    });
+    expect(res.status).toBe(200);
+  };
+
+  beforeAll(async () => {
+    region = await startRegion({ nodes: [rawNode(1, { cluster: 'rack-a' }), rawNode(2, { cluster: 'rack-b' }), rawNode(3)] });
+  });
+  afterAll(async () => {
+    await region?.cleanup();
+  });
+
+  it('a write on rack-b does not answer rack-a’s long poll or change its ETag; a write on rack-a does', async () => {
+    const snapA = await get('rack-a', TOKENS.rackA, 'snapshot');
+    const a = (await snapA.json()) as { revision: number; nodes: Array<{ system_id: string }> };
+    expect(a.nodes.map((n) => n.system_id).sort()).toEqual(['sys0001', 'sys0003']);
+    const b = (await (await get('rack-b', TOKENS.rackB, 'snapshot')).json()) as { nodes: Array<{ system_id: string }> };
+    expect(b.nodes.map((n) => n.system_id).sort()).toEqual(['sys0002', 'sys0003']);
+    const etagA = snapA.headers.get('etag')!;
+
+    let answered = 0;
+    const poll = get('rack-a', TOKENS.rackA, `changes?since=${a.revision}&wait=20`).then(async (r) => {
+      answered = Date.now();
+      return (await r.json()) as WireChanges;
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    await put([rawNode(2, { cluster: 'rack-b', status: 'broken' })]);
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(answered).toBe(0);
+    expect((await get('rack-a', TOKENS.rackA, 'snapshot', { 'if-none-match': etagA })).status).toBe(304);
+
+    const wrote = Date.now();
+    await put([rawNode(1, { cluster: 'rack-a', status: 'broken' })]);
+    const body = await poll;
+    expect(answered - wrote).toBeLessThan(1000);
+    expect(body.nodes_changed.map((n) => n.system_id)).toEqual(['sys0001']);
+    expect(body.nodes_removed).toEqual([]);
+    expect((await get('rack-a', TOKENS.rackA, 'snapshot', { 'if-none-match': etagA })).status).toBe(200);
+  });
+});
