@@ -1,5 +1,5 @@
 import type { WireChanges, WireNode, WireSelection, WireSnapshot } from '../contract/index.js';
-import { lastTouched, type Scope, type ScopedEntry, scopedDelta } from './cluster-view.js';
+import { type Scope, type ScopedEntry, scopedDelta, touchedAfter } from './cluster-view.js';
 
 // The revision feed of the file-backed region: each served snapshot that differs from the one before is one
 // revision, and the log remembers which system ids each revision touched. Bodies are not kept: an answer
@@ -99,9 +99,9 @@ export class ChangeLog {
     return true;
   }
 
-  /** The newest revision that changed `cluster`'s view (undefined: the whole region's revision). */
-  lastTouched(cluster: string | undefined): number {
-    return cluster === undefined ? this.#revision : lastTouched(this.#entries, cluster, this.#floor);
+  /** Whether a revision after `since` changed `cluster`'s view (undefined: any revision after it). */
+  touchedAfter(since: number, cluster: string | undefined): boolean {
+    return cluster === undefined ? this.#revision > since : touchedAfter(this.#entries, cluster, since, this.#floor);
   }
 
   /** What changed in `cluster`'s view after `since` (undefined: every node), or why a delta cannot say it (older than the history kept, or ahead of it). */

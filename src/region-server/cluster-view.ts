@@ -29,10 +29,12 @@ export function touches(e: ScopedEntry, cluster: string | undefined): boolean {
   return false;
 }
 
-/** The newest revision after `floor` that changed `cluster`'s view, or `floor` when none did (entries oldest first). */
-export function lastTouched(entries: readonly ScopedEntry[], cluster: string | undefined, floor: number): number {
-  for (let i = entries.length - 1; i >= 0; i--) if (touches(entries[i]!, cluster)) return entries[i]!.revision;
-  return floor;
+/** Whether a revision after `since` changed `cluster`'s view (entries oldest first; a `since` below `floor` is past what they can say, so true). */
+export function touchedAfter(entries: readonly ScopedEntry[], cluster: string | undefined, since: number, floor: number): boolean {
+  if (since < floor) return true;
+  // Newest first, stopping at `since`: a held poll re-checks only the revisions it has not seen.
+  for (let i = entries.length - 1; i >= 0 && entries[i]!.revision > since; i--) if (touches(entries[i]!, cluster)) return true;
+  return false;
 }
 
 /** The ids `cluster` must take whole and the ids it must drop, for the revisions after `since` (entries oldest first). */

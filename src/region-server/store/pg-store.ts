@@ -18,7 +18,7 @@ import type { RegionStore, StoredEvent, StoredReport } from './region-store.js';
 import { StoreUnavailable } from './store-errors.js';
 import { Waiters, type Waiting } from './waiters.js';
 import { createHash } from 'node:crypto';
-import { lastTouched, inView, type Scope, type ScopedEntry, scopedDelta } from '../cluster-view.js';
+import { touchedAfter, type Scope, type ScopedEntry, scopedDelta } from '../cluster-view.js';
 
 // The PostgreSQL store: any number of region processes share one database. Every write takes the next
 // cluster revision and records what it touched in `changes` in the same transaction, so the change table
@@ -74,6 +74,8 @@ export class PgStore implements RegionStore {
   #nodes = new Map<string, string>();
   /** The cluster of each node that names one (a node absent here is served to every cluster). */
   #scopes = new Map<string, string>();
+  /** The ids of each cluster's own nodes, and under null the unscoped ones: a cluster's body walks only these. */
+  #members = new Map<Scope, Set<string>>();
   /** Per-cluster snapshots, made on first request and kept until a revision changes that cluster's view. */
   #views = new Map<string, WireState>();
   #config: WireSnapshot['config'] = {};
@@ -211,17 +213,18 @@ export class PgStore implements RegionStore {
   /** `cluster`'s snapshot: its own nodes and the unscoped ones, rebuilt only after a revision that changed its view. */
   #view(cluster: string): WireState {
     const kept = this.#views.get(cluster);
-    if (kept && kept.revision >= lastTouched(this.#entries, cluster, this.#floor) && kept.revision >= this.#floor) return kept;
+    if (kept && kept.revision >= this.#floor && !touchedAfter(this.#entries, cluster, kept.revision, this.#floor)) return kept;
     const parts: Buffer[] = [Buffer.from(`{"version":"r${this.#revision}","revision":${this.#revision},"nodes":[`)];
     let chunk: string[] = [];
     let count = 0;
-    for (const [id, text] of this.#nodes) {
-      if (!inView(this.#scopes.get(id) ?? null, cluster)) continue;
-      chunk.push(text);
-      count++;
-      if (chunk.length === 5000) {
-        parts.push(Buffer.from((parts.length > 1 ? ',' : '') + chunk.join(',')));
-        chunk = [];
+    for (const scope of [null, cluster]) {
+      for (const id of this.#members.get(scope) ?? []) {
+        chunk.push(this.#nodes.get(id)!);
+        count++;
+        if (chunk.length === 5000) {
+          parts.push(Buffer.from((parts.length > 1 ? ',' : '') + chunk.join(',')));
+          chunk = [];
+        }
       }
     }
     if (chunk.length) parts.push(Buffer.from((parts.length > 1 ? ',' : '') + chunk.join(',')));
@@ -256,7 +259,7 @@ export class PgStore implements RegionStore {
 
   waitForRevision(since: number, ms: number, cluster?: string): Waiting {
     // A replica that lost its database ends held polls at once (503): the rack moves on to another replica.
-    return this.#waiters.wait(() => this.#error !== undefined || (cluster === undefined ? this.#revision : lastTouched(this.#entries, cluster, this.#floor)) > since, ms);
+    return this.#waiters.wait(() => this.#error !== undefined || (cluster === undefined ? this.#revision > since : touchedAfter(this.#entries, cluster, since, this.#floor)), ms);
   }
 
   waitForChange(etag: string, ms: number, cluster?: string): Waiting {
@@ -355,17 +358,17 @@ export class PgStore implements RegionStore {
     if (full) {
       this.#nodes = new Map();
       this.#scopes = new Map();
+      this.#members = new Map();
       this.#views = new Map();
       this.#entries = entries;
     } else this.#entries.push(...entries);
     for (const id of missing) {
       this.#nodes.delete(id);
-      this.#scopes.delete(id);
+      this.#place(id, undefined);
     }
     for (const r of rows) {
       this.#nodes.set(r.system_id, JSON.stringify(r.body));
-      if (r.cluster === null) this.#scopes.delete(r.system_id);
-      else this.#scopes.set(r.system_id, r.cluster);
+      this.#place(r.system_id, r.cluster);
     }
     if (settings) {
       const byName = new Map(settings.map((s) => [s.name, s.body]));
@@ -379,6 +382,21 @@ export class PgStore implements RegionStore {
     const drop = this.#entries.findIndex((e) => e.revision > this.#floor);
     this.#entries.splice(0, drop < 0 ? this.#entries.length : drop);
     this.#waiters.wakeAll();
+  }
+
+  /** Put node `id` in the member set of `scope` (undefined: the node is gone). */
+  #place(id: string, scope: Scope | undefined): void {
+    // A node not in #scopes was unscoped (or new: deleting what is not there is a no-op).
+    this.#members.get(this.#scopes.get(id) ?? null)?.delete(id);
+    if (scope === undefined) {
+      this.#scopes.delete(id);
+      return;
+    }
+    if (scope === null) this.#scopes.delete(id);
+    else this.#scopes.set(id, scope);
+    let set = this.#members.get(scope);
+    if (!set) this.#members.set(scope, (set = new Set()));
+    set.add(id);
   }
 
   /** A dedicated connection that LISTENs; re-made (and re-LISTENed) with backoff whenever it drops. */

@@ -91,7 +91,7 @@ export class YamlStore implements RegionStore {
   current(cluster?: string): WireState | undefined {
     if (cluster === undefined || !this.#wire || !this.#latest) return this.#wire;
     const kept = this.#views.get(cluster);
-    if (kept && kept.revision >= this.#changes.lastTouched(cluster) && kept.revision >= this.#changes.floor) return kept;
+    if (kept && kept.revision >= this.#changes.floor && !this.#changes.touchedAfter(kept.revision, cluster)) return kept;
     const wire = { ...this.#latest, nodes: this.#latest.nodes.filter((n) => inView(n.cluster ?? null, cluster)) };
     const inner = JSON.stringify(wire).slice('{"version":"",'.length);
     const hash = createHash('sha256').update(cluster).update('\0').update(inner).digest('hex').slice(0, 32);
@@ -111,7 +111,7 @@ export class YamlStore implements RegionStore {
   }
 
   waitForRevision(since: number, ms: number, cluster?: string): Waiting {
-    return this.#waiters.wait(() => this.#changes.lastTouched(cluster) > since, ms);
+    return this.#waiters.wait(() => this.#changes.touchedAfter(since, cluster), ms);
   }
 
   waitForChange(etag: string, ms: number, cluster?: string): Waiting {
