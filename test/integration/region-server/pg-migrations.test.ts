@@ -1,7 +1,10 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, MIGRATIONS } from '../../../src/region-server/store/pg-migrations.js';
-import { type PgCluster, startPgCluster } from '../../support/pg-cluster.js';
+import { createLogger } from '../../../src/core/log.js';
+import { PgStore } from '../../../src/region-server/store/pg-store.js';
+import { createDatabase, type PgCluster, startPgCluster } from '../../support/pg-cluster.js';
+import { rawNode } from '../../support/region-harness.js';
 
 describe('PostgreSQL schema migrations (a private cluster on a unix socket)', () => {
   let cluster: PgCluster;
@@ -40,5 +43,32 @@ describe('PostgreSQL schema migrations (a private cluster on a unix socket)', ()
     const half = await pool.query("SELECT 1 FROM pg_tables WHERE tablename = 'half_done'");
     expect(half.rowCount).toBe(0);
     expect((await pool.query('SELECT max(version) AS v FROM edgeboot_schema')).rows[0].v).toBe(1000);
+  });
+
+  it('a database made before nodes had a cluster upgrades in place: its nodes and old change rows count as served to every cluster', async () => {
+    const url = await createDatabase(cluster, 'before_clusters');
+    const old = new pg.Pool({ connectionString: url, max: 1 });
+    try {
+      await migrate(old, MIGRATIONS.filter((m) => m.version <= 3));
+      await old.query("INSERT INTO cluster_revision (cluster, revision, floor) VALUES ('*', 10, 8)");
+      await old.query('INSERT INTO nodes (system_id, body, revision) VALUES ($1, $2, 9), ($3, $4, 10)', ['sys0001', rawNode(1), 'sys0002', rawNode(2)]);
+      await old.query("INSERT INTO changes (revision, system_ids, removed) VALUES (9, '{sys0001}', '{sys0009}'), (10, '{sys0002}', '{}')");
+    } finally {
+      await old.end();
+    }
+    const store = new PgStore({ url, log: createLogger('silent'), recheckMs: 0 });
+    await store.start();
+    try {
+      expect(await store.changesSince(8, 'rack-x')).toMatchObject({ revision: 10, nodes_removed: ['sys0009'] });
+      const d = await store.changesSince(8, 'rack-x');
+      expect('gone' in d ? [] : d.nodes_changed.map((n) => n.system_id).sort()).toEqual(['sys0001', 'sys0002']);
+      expect(store.current('rack-x')!.nodes).toBe(2);
+      // From here on a node can be scoped: rack-x loses sys0002 when it moves to rack-y.
+      await store.putNodes([rawNode(2, { cluster: 'rack-y' })]);
+      expect(await store.changesSince(10, 'rack-x')).toMatchObject({ nodes_changed: [], nodes_removed: ['sys0002'] });
+      expect(store.current('rack-x')!.nodes).toBe(1);
+    } finally {
+      await store.stop();
+    }
   });
 });
