@@ -177,6 +177,9 @@ for (const c of CASES) {
     it(`loaders fetch installed the signed arm64 GRUB, and dhcp-config hands arch ${c.boot === 'pxe' ? 11 : 19} its boot file`, () => {
       expect(fetched).toMatch(/installed \S+\/arm64\/grubnetaa64\.efi\.signed/);
       if (c.grub) expect(fetched).toContain(`from grub-efi-arm64-signed 1+${c.grub}+`);
+      // GRUB before 2.12 (bookworm's) cannot HTTP Boot: the fetch says so; 2.12 gets no such note.
+      if (/from grub-efi-arm64-signed 1\+2\.(0\d|1[01])\b/.test(fetched)) expect(fetched).toMatch(/^note: grub-efi-arm64-signed .* has no http module/m);
+      else expect(fetched).not.toContain('note:');
       if (c.boot === 'pxe') {
         expect(generated).toMatch(/^dhcp-boot=tag:!edgeboot-ipxe,tag:edgeboot-arch-11,grubaa64\.efi,/m);
       } else {
