@@ -17,8 +17,8 @@ import { type GuestReport, cleanSerial, describeLogs, parseGuestReport } from '.
 // arm64 (issue 15): one arm64 node (qemu `virt`, AAVMF's own virtio-net stack) boots twice, each time from an
 // edgeboot whose loaders `edgeboot loaders fetch --arch arm64` installed and whose DHCP lines `edgeboot dhcp-config`
 // generated:
-// - native PXE (client arch 11): `grubaa64.efi` by TFTP, GRUB reads the rendered config, kernel and initrd by TFTP
-//   (the host's release's GRUB; bookworm's has no `http` module);
+// - native PXE (client arch 11), the host's release's GRUB: `grubaa64.efi` and the rendered configs by TFTP, kernel
+//   and initrd by TFTP from bookworm's GRUB 2.06 (no `http` module), by HTTP from trixie's 2.12;
 // - UEFI HTTP Boot (client arch 19, vendor class `HTTPClient:Arch:00019…`, AAVMF's PXE switched off by fw_cfg):
 //   `http://…/grubaa64.efi`, then GRUB (trixie's 2.12, which has `http` built in) reads its config, the kernel and
 //   the initrd over HTTP from the boot URL's server; no TFTP at all.
