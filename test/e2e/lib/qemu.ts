@@ -8,7 +8,7 @@ import { EFI_E1000_ROM, FIRMWARE } from './paths.js';
  * bookworm only: trixie's holds no iPXE, so tests that mean "UEFI through iPXE" use `uefi-native`);
  * `uefi-native`: OVMF's own network stack (virtio-net, no option ROM: native PXE and HTTP Boot);
  * `uefi-secureboot`: the same with Secure Boot enforced (SMM build, Microsoft keys enrolled);
- * `aavmf`: an arm64 machine (`qemu-system-aarch64 -M virt -cpu cortex-a57`) with AAVMF's own virtio-net stack.
+ * `aavmf`: an arm64 machine (`qemu-system-aarch64 -M virt -cpu max`) with AAVMF's own virtio-net stack.
  */
 export type Firmware = 'bios' | 'uefi' | 'uefi-native' | 'uefi-secureboot' | 'aavmf';
 
@@ -60,7 +60,9 @@ export async function qemuArgs(o: GuestOptions): Promise<string[]> {
   if (native) {
     // OVMF's own virtio-net driver and PXE/HTTP Boot stack; `bootindex` makes the NIC the first boot option.
     if (o.firmware === 'uefi-secureboot') args.push('-machine', 'q35,smm=on', '-global', 'driver=cfi.pflash01,property=secure,value=on');
-    else if (o.firmware === 'aavmf') args.push('-machine', 'virt', '-cpu', 'cortex-a57');
+    // trixie's AAVMF (2025.02) offers network boot only with an RNG it accepts: a virtio-rng device does not do, a CPU
+    // with FEAT_RNG (RNDR) does; `max` has it (cortex-a57 has not), and `pauth-impdef` keeps TCG's pointer auth cheap.
+    else if (o.firmware === 'aavmf') args.push('-machine', 'virt', '-cpu', 'max,pauth-impdef=on');
     else args.push('-machine', 'q35');
     args.push('-device', `virtio-net-pci,netdev=n0,mac=${o.mac},romfile=${o.romfile ?? ''},bootindex=1`);
     // OVMF 2025.02 (trixie) offers no network boot option without a random number generator (its NEWS.Debian).
