@@ -58,7 +58,10 @@ export async function ensureArm64Artefacts(log: (line: string) => void = () => {
     if (!vmlinuz) throw new Error(`${pkg} holds no vmlinuz`);
     const ir = join(work, 'initrd');
     for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'lib/modules']) await mkdir(join(ir, d), { recursive: true });
-    await copyFile(join(work, 'bb/bin/busybox'), join(ir, 'bin/busybox'));
+    // bookworm's busybox-static ships bin/busybox, trixie's (merged /usr) usr/bin/busybox.
+    const busybox = ['bin/busybox', 'usr/bin/busybox'].map((p) => join(work, 'bb', p)).find((p) => existsSync(p));
+    if (!busybox) throw new Error('busybox-static holds neither bin/busybox nor usr/bin/busybox');
+    await copyFile(busybox, join(ir, 'bin/busybox'));
     await chmod(join(ir, 'bin/busybox'), 0o755);
     await writeFile(join(ir, 'init'), GUEST_INIT, { mode: 0o755 });
     await writeFile(join(ir, 'etc/udhcpc.script'), UDHCPC_SCRIPT, { mode: 0o755 });
