@@ -10,8 +10,8 @@ import { classifyFile } from '../observe/classify.js';
 import { BufferPool } from './buffer-pool.js';
 import { errorAnswer } from './errors.js';
 import { streamRange } from './file-stream.js';
-import type { HttpMetrics } from './http-metrics.js';
-import { loggablePath } from './request-log.js';
+import { type HttpMetrics, requestRecorder } from './http-metrics.js';
+import { loggablePath, requestLine, requestLineLogger } from './request-log.js';
 import { fileEtag, fileLastModified, planFile } from './routes/conditional.js';
 import { isManagementPath, matchBootRoute } from './routes/dispatch.js';
 import type { BootRouteDeps } from './routes/render-script.js';
@@ -53,6 +53,8 @@ interface Line {
  */
 export function createBootDispatcher(o: BootDispatchOptions): RequestListener {
   const pool = new BufferPool();
+  const lineLog = requestLineLogger(o.log);
+  const record = requestRecorder(o.metrics);
   let activeStreams = 0;
   o.registry.gauge('edgeboot_http_active_streams', 'File streams in progress.', () => activeStreams);
 
@@ -72,9 +74,8 @@ export function createBootDispatcher(o: BootDispatchOptions): RequestListener {
     const log = () => (child ??= o.log.child({ peer, path: logPath }));
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      o.metrics.requests.inc({ route: line.route, status: String(res.statusCode) });
-      o.metrics.latency.observe(ms / 1000, { route: line.route });
-      const entry = {
+      record(line.route, res.statusCode, ms / 1000);
+      const facts = {
         peer,
         path: logPath,
         method: req.method,
@@ -82,9 +83,8 @@ export function createBootDispatcher(o: BootDispatchOptions): RequestListener {
         ms: Math.round(ms * 10) / 10,
         bytes: Number(res.getHeader('content-length') ?? 0),
         route: line.route,
-        ...line.fields,
       };
-      o.log[line.level ?? 'info'](entry, line.message ?? 'request');
+      lineLog[line.level ?? 'info'](requestLine(facts, line.fields), line.message ?? 'request');
     });
 
     if (o.draining?.()) {

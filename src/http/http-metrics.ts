@@ -18,3 +18,21 @@ export function httpMetrics(registry: MetricsRegistry) {
 
 /** The HTTP metric set. */
 export type HttpMetrics = ReturnType<typeof httpMetrics>;
+
+/**
+ * Count a finished request and observe its latency through label children bound once per (route, status):
+ * the same series as `requests.inc` / `latency.observe`, without sorting and validating labels per request.
+ */
+export function requestRecorder(m: HttpMetrics): (route: string, status: number, seconds: number) => void {
+  const counters = new Map<string, { inc: (by?: number) => void }>();
+  const timers = new Map<string, { observe: (v: number) => void }>();
+  return (route, status, seconds) => {
+    const key = `${route} ${status}`;
+    let c = counters.get(key);
+    if (!c) counters.set(key, (c = m.requests.inner.labels({ route, status: String(status) })));
+    c.inc();
+    let t = timers.get(route);
+    if (!t) timers.set(route, (t = m.latency.inner.labels({ route })));
+    t.observe(seconds);
+  };
+}
