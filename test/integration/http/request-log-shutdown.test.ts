@@ -2,8 +2,9 @@ import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChildAppliance, startChildAppliance } from '../../support/drill.js';
 
-// `edgeboot serve` writes its log in batches (core/log.ts STDOUT_BUFFER): a SIGTERM right after a burst of
-// requests must still leave one request line per answered request on stdout.
+// `edgeboot serve` writes its log asynchronously through a bounded buffer (core/log.ts STDOUT_BUFFER). Here
+// stdout is not read during a burst of requests (a stalled journald), so the pipe fills and the lines wait in
+// that buffer; a SIGTERM then must still leave one request line per answered request on stdout.
 const inventory = {
   nodes: [{ system_id: 's1', hostname: 'alpha', macs: ['52:54:00:cc:10:01'], arch: 'amd64/generic', status: 'rescue', osystem: 'ubuntu', release: 'noble' }],
 };
@@ -17,6 +18,7 @@ describe('request lines survive a SIGTERM (buffered stdout is flushed at exit)',
   beforeAll(async () => {
     eb = await startChildAppliance(inventory, () => undefined);
     const url = `${eb.base}/ipxe/node/52-54-00-cc-10-01`;
+    eb.child.stdout!.pause();
     let next = 0;
     const worker = async () => {
       while (next < REQUESTS) {
@@ -29,6 +31,7 @@ describe('request lines survive a SIGTERM (buffered stdout is flushed at exit)',
     await Promise.all(Array.from({ length: PARALLEL }, worker));
     const closed = once(eb.child, 'close');
     eb.child.kill('SIGTERM');
+    eb.child.stdout!.resume();
     const [code, signal] = (await closed) as [number | null, NodeJS.Signals | null];
     exit = { code, signal };
   }, 120_000);
