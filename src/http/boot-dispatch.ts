@@ -108,18 +108,19 @@ export function createBootDispatcher(o: BootDispatchOptions): RequestListener {
       const { status, sentence } = errorAnswer(err, log());
       sendText(res, status, `${sentence}\n`);
     };
-    let matched;
+    const reply = (a: RouteAnswer) => {
+      answer(req, res, a, line, fail).catch(fail);
+    };
     try {
-      matched = matchBootRoute(o.deps, facts);
+      const matched = matchBootRoute(o.deps, facts);
       line.route = matched.name;
+      // A route that answers synchronously (/boot.ipxe) is sent without a detour through the microtask queue.
+      const a = matched.answer();
+      if (a instanceof Promise) a.then(reply, fail);
+      else reply(a);
     } catch (err) {
       fail(err);
-      return;
     }
-    Promise.resolve()
-      .then(() => matched.answer())
-      .then((a) => answer(req, res, a, line, fail))
-      .catch(fail);
   };
 
   async function answer(req: IncomingMessage, res: ServerResponse, a: RouteAnswer, line: Line, fail: (err: unknown) => void): Promise<void> {
