@@ -13,10 +13,13 @@ interface Entry<T> {
   node: object | undefined;
   value: T;
   chars: number;
+  /** Read since it was (re)queued: it gets a second chance before eviction. */
+  used: boolean;
 }
 
 /**
- * Rendered texts in memory, least recently used first out. An entry belongs to one generation (the snapshot
+ * Rendered texts in memory; eviction is second-chance FIFO (an approximation of least-recently-used that
+ * costs a hit one flag write, not a re-insertion). An entry belongs to one generation (the snapshot
  * object in force and the template store's version): any other generation empties the cache before it is
  * read, and a hit also needs the very node object it was rendered for. The key holds every other input.
  */
@@ -50,13 +53,11 @@ export class RenderCache<T> {
       return undefined;
     }
     this.#hits++;
-    // Re-inserted so the Map's order stays least recently used first.
-    this.#entries.delete(key);
-    this.#entries.set(key, e);
+    e.used = true;
     return e.value;
   }
 
-  /** Remember `value` (of `chars` characters) under `key` for `node`, evicting the least recently used. */
+  /** Remember `value` (of `chars` characters) under `key` for `node`, evicting the oldest entry not read since queued. */
   set(key: string, node: object | undefined, value: T, chars: number): void {
     if (chars > this.#limits.maxChars) return;
     const old = this.#entries.get(key);
@@ -67,9 +68,15 @@ export class RenderCache<T> {
     while (this.#entries.size > 0 && (this.#entries.size >= this.#limits.maxEntries || this.#chars + chars > this.#limits.maxChars)) {
       const [k, e] = this.#entries.entries().next().value!;
       this.#entries.delete(k);
+      if (e.used) {
+        // Read since it was queued: back to the end of the queue instead of out.
+        e.used = false;
+        this.#entries.set(k, e);
+        continue;
+      }
       this.#chars -= e.chars;
     }
-    this.#entries.set(key, { node, value, chars });
+    this.#entries.set(key, { node, value, chars, used: false });
     this.#chars += chars;
   }
 
