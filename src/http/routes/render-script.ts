@@ -26,7 +26,7 @@ export async function renderScript(d: BootRouteDeps, req: RouteRequest, kind: Ki
       localAddress: req.localAddress,
       via: 'http',
     });
-    d.metrics.render.observe(Number(process.hrtime.bigint() - started) / 1e9, { kind });
+    d.metrics.observeRender(kind, Number(process.hrtime.bigint() - started) / 1e9);
     return {
       status: 200,
       headers: { 'Content-Type': CONTENT_TYPES[kind], 'Cache-Control': 'no-store' },
