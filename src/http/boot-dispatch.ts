@@ -66,14 +66,15 @@ export function createBootDispatcher(o: BootDispatchOptions): RequestListener {
       o.fallback(req, res);
       return;
     }
-    const started = process.hrtime.bigint();
+    // performance.now() is a plain double: no BigInt allocated per request.
+    const started = performance.now();
     const peer = normaliseIp(req.socket.remoteAddress);
-    const logPath = loggablePath(url);
+    const logPath = loggablePath(path);
     const line: Line = { route: 'other' };
     let child: Logger | undefined;
     const log = () => (child ??= o.log.child({ peer, path: logPath }));
     res.on('finish', () => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      const ms = performance.now() - started;
       record(line.route, res.statusCode, ms / 1000);
       const facts = {
         peer,
