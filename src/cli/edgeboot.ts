@@ -97,13 +97,14 @@ const VERBS: Record<string, Verb> = {
   region: {
     summary: 'run a reference region: serve the region API from inventory files to rack appliances',
     usage:
-      'edgeboot region --inventory PATH --tokens FILE [--listen ADDR] [--resources DIR] [--tls-cert FILE --tls-key FILE] [--log-level LEVEL]\n\nADDR is host:port (default 0.0.0.0:5240). FILE maps cluster ids to bearer tokens:\n  clusters: { rack-a: <token> }\n  admin: <token>        # for "edgeboot nodes"\nDiscovered machines are written into the inventory as status: new. SIGHUP re-reads tokens and inventory.',
+      'edgeboot region --inventory PATH --tokens FILE [--listen ADDR] [--resources DIR] [--state-dir DIR] [--tls-cert FILE --tls-key FILE] [--log-level LEVEL]\n\nADDR is host:port (default 0.0.0.0:5240). FILE maps cluster ids to bearer tokens:\n  clusters: { rack-a: <token> }\n  admin: <token>        # for "edgeboot nodes"\nDiscovered machines are written into the inventory as status: new. SIGHUP re-reads tokens and inventory.\n--state-dir keeps the revision feed\'s state (region-revisions.json) so a restarted region answers racks with deltas.',
     options: {
       ...common,
       inventory: { type: 'string' },
       tokens: { type: 'string' },
       listen: { type: 'string', default: '0.0.0.0:5240' },
       resources: { type: 'string' },
+      'state-dir': { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },

@@ -27,6 +27,7 @@ export async function runRegion(v: Record<string, unknown>): Promise<number> {
     inventory: v.inventory,
     tokensFile: v.tokens,
     resources: v.resources as string | undefined,
+    stateDir: v['state-dir'] as string | undefined,
     host,
     port,
     tls: cert && key ? { certFile: cert, keyFile: key } : undefined,

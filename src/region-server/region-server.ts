@@ -15,6 +15,7 @@ import { NodeStore } from '../sync/nodes/index.js';
 import { ChangeLog, type ChangesRefusal } from './change-log.js';
 import { appendNode, discoveredFile, restoreText, setNodeStatus, snapshotText } from './inventory-writer.js';
 import type { InstallSignal } from './install-signal.js';
+import { loadRevisionState, revisionFilePath, saveRevisionState } from './revision-file.js';
 import { createRegionApp } from './region-app.js';
 import type { DiscoveryInput, RegionBackend, RegionServerOptions, WireState } from './region-backend.js';
 import { RegionTokens } from './tokens.js';
@@ -46,10 +47,14 @@ export class RegionServer implements RegionBackend {
   #server: Server | undefined;
   // Revisions start from the clock in milliseconds, so a restarted region never hands out a revision an
   // earlier process already used (its history is in memory only: an older `since` gets 410 and re-lists).
-  readonly #changes = new ChangeLog(Date.now());
+  // With a state dir, it goes on from the revision the previous process served (revision-file.ts).
+  readonly #changes: ChangeLog;
+  #stateError: string | undefined;
 
   constructor(options: RegionServerOptions) {
     this.#o = options;
+    const stateFile = options.stateDir ? revisionFilePath(options.stateDir) : undefined;
+    this.#changes = new ChangeLog(Date.now(), 10_000, stateFile ? loadRevisionState(stateFile, options.log) : undefined);
     this.tokens = new RegionTokens(options.tokensFile);
     this.#inventory = new InventorySource({ path: options.inventory, store: this.store, log: options.log.child({ part: 'inventory' }), watch: options.watch });
     this.store.onSwap((s) => {
@@ -58,11 +63,24 @@ export class RegionServer implements RegionBackend {
       const hash = createHash('sha256').update(inner).digest('hex').slice(0, 32);
       if (this.#wire && this.#wire.etag === `"${hash}"`) return;
       this.#changes.record(wire);
+      if (stateFile) this.#saveRevisions(stateFile);
       const version = hash.slice(0, 16);
       const revision = this.#changes.revision;
       this.#wire = { etag: `"${hash}"`, version, revision, body: Buffer.from(`{"version":"${version}","revision":${revision},${inner}`), nodes: s.nodes.length };
       for (const wake of this.#waiters) wake();
     });
+  }
+
+  /** Keep the revision state before the revision is served; a failure is logged once per kind, serving goes on. */
+  #saveRevisions(file: string): void {
+    try {
+      saveRevisionState(file, this.#o.stateDir!, this.#changes.state());
+      this.#stateError = undefined;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? messageOf(err);
+      if (code !== this.#stateError) this.#o.log.error({ path: file, err: messageOf(err) }, 'cannot keep the revision state; after a restart racks will re-list once');
+      this.#stateError = code;
+    }
   }
 
   get options(): RegionServerOptions {

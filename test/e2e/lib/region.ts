@@ -17,6 +17,8 @@ export interface RegionOptions {
   clusters: Record<string, string>;
   /** Default 5240. */
   port?: number;
+  /** `--state-dir`: the region keeps its revision feed's state there and answers deltas after a restart. */
+  stateDir?: string;
 }
 
 /** A reference region (`edgeboot region`) running in the namespace, killable and restartable by PID. */
@@ -45,6 +47,7 @@ export async function startRegion(o: RegionOptions): Promise<RegionRun> {
   await writeFile(tokensFile, stringify({ clusters: o.clusters }), { mode: 0o600 });
   const url = `http://${o.ns.serverIp}:${o.port ?? 5240}`;
   const args = [edgebootCli(), 'region', '--inventory', inventoryFile, '--tokens', tokensFile, '--listen', `${o.ns.serverIp}:${o.port ?? 5240}`];
+  if (o.stateDir) args.push('--state-dir', o.stateDir);
   const log = () => readFile(logFile, 'utf8').catch(() => '');
   const run: RegionRun = {
     url,
