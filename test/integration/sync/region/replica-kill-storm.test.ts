@@ -17,7 +17,8 @@ import { machinesFor, runStorm, type StormSummary } from '../../../support/storm
 // Kill one of two region replicas during a boot storm (issue 17). Two `edgeboot region` processes serve one
 // store; the rack's region.url lists both. 220 known machines boot (TFTP loader, scripts, kernel, initrd, answer
 // file) while 30 unknown machines ask for their script (enlistment: the rack reports each as a discovery), and
-// the replica the rack follows is killed with SIGKILL mid-storm. Every known machine must boot; every discovery
+// the replica the rack follows hangs (SIGSTOP, so requests are surely in flight to it) and is killed (SIGKILL)
+// mid-storm. Every known machine must boot; every discovery
 // must be in the store exactly once; boot-event batches queued or in flight at the kill reach the store exactly
 // once (no batch lost, none stored twice after a retry on the other replica).
 //
@@ -60,6 +61,11 @@ class Replica {
       await res?.arrayBuffer();
       return res?.status === 200;
     }, 15_000, `replica ${this.name} to answer`);
+  }
+
+  /** SIGSTOP: the process hangs; requests sent to it stay in flight until it dies. */
+  freeze(): void {
+    process.kill(this.child!.pid!, 'SIGSTOP');
   }
 
   async kill(): Promise<void> {
@@ -118,6 +124,7 @@ describe.each(STORES)('one of two region replicas killed during a boot storm, re
   let summary: StormSummary;
   let results: BootResult[];
   let killedAt = 0;
+  let frozenAt = 0;
   let failoverMs = Number.NaN;
   const unknownStatuses: number[] = [];
   const metrics = async () => (await fetch(`${rack.base}/metrics`)).text();
@@ -154,6 +161,11 @@ describe.each(STORES)('one of two region replicas killed during a boot storm, re
     const answers = () => rack.log.text().split('"route":"answers"').length - 1;
     const kill = (async () => {
       await waitFor(() => answers() >= KNOWN / 5, 60_000, 'a fifth of the storm to boot');
+      // The replica hangs first, so boot-event batches, discoveries and the follower's poll are surely in flight to
+      // it when it dies (a batch flushes every second); then SIGKILL.
+      frozenAt = Date.now();
+      used.freeze();
+      await new Promise((r) => setTimeout(r, 1500));
       killedAt = Date.now();
       await used.kill();
       // Failed over = the rack's follower had a good answer from the survivor after the kill.
@@ -193,7 +205,7 @@ describe.each(STORES)('one of two region replicas killed during a boot storm, re
   it('zero failed boots of known machines', () => {
     const m = summary;
     console.log(
-      `replica storm: the follower's first good answer from the survivor ${failoverMs} ms after the SIGKILL; known boots ok ${m.completed}/${m.machines}, failed ${m.machines - m.completed}; ` +
+      `replica storm: the follower's first good answer from the survivor ${failoverMs} ms after the SIGKILL (it hung 1.5 s before); known boots ok ${m.completed}/${m.machines}, failed ${m.machines - m.completed}; ` +
         `p50 ${m.p50ms.toFixed(0)} ms p99 ${m.p99ms.toFixed(0)} ms; client retries: http503 ${m.http503}, transport ${m.transport}, tftp busy ${m.tftpBusy}, tftp retransmits ${m.tftpRetransmits}`,
     );
     expect(summary.errors).toEqual([]);
@@ -225,12 +237,14 @@ describe.each(STORES)('one of two region replicas killed during a boot storm, re
     const kindsOf = (mac: string) => ours.filter((e) => e.event.mac === mac).map((e) => e.event.kind).sort();
     const knownMacs = new Set(known.map((k) => k.mac));
     const full = [...new Set(ours.filter((e) => e.event.mac !== null && knownMacs.has(e.event.mac)).map((e) => e.event.kind))].sort();
-    // Machines whose script was asked for after the kill: the rack made all their events after it.
-    const startedAfterKill = results.filter((r) => (r.doneAt.script ?? 0) - (r.stageMs.script ?? 0) > killedAt);
+    // Machines whose script was asked for after the replica hung: the rack made all their events after it, so no
+    // event of theirs can have been stored by the dead replica; they were queued or in flight, then retried.
+    const startedAfterKill = results.filter((r) => (r.doneAt.script ?? 0) - (r.stageMs.script ?? 0) > frozenAt);
+    const failedBatches = rack.log.entries().filter((e) => e.part === 'region-events' && String(e.msg).startsWith('boot events cannot be sent') && Date.parse(String(e.time)) > frozenAt);
     const complete = known.filter((k) => JSON.stringify(kindsOf(k.mac)) === JSON.stringify(full)).length;
     console.log(
       `replica storm: boot events sent (accepted by a replica) ${delivered}, dropped ${dropped}, stored in the survivor's store ${ours.length} (distinct ids ${ids.size}); ` +
-        `known machines with all ${full.length} milestones (${full.join(' ')}) stored exactly once: ${complete}/${KNOWN} (${startedAfterKill.length} asked for their script after the kill); rack follower requests ${requests.join(' ')}`,
+        `known machines with all ${full.length} milestones (${full.join(' ')}) stored exactly once: ${complete}/${KNOWN} (${startedAfterKill.length} asked for their script after the replica hung); event batches that failed on the dying replica and were retried: ${failedBatches.length > 0 ? 'yes' : 'no'}; rack follower requests ${requests.join(' ')}`,
     );
     const lines = rack.log
       .entries()
@@ -241,7 +255,8 @@ describe.each(STORES)('one of two region replicas killed during a boot storm, re
     expect(full.length, 'a boot leaves its milestones in the store').toBeGreaterThanOrEqual(3);
     expect(ids.size, 'no event stored twice').toBe(ours.length);
     // Batches queued or in flight at the kill went to the survivor: every boot that began after it is there whole, once.
-    expect(startedAfterKill.length, 'machines asked for their script after the kill').toBeGreaterThan(0);
+    expect(failedBatches.length, 'a batch was in flight to the replica when it died').toBeGreaterThan(0);
+    expect(startedAfterKill.length, 'machines asked for their script after the replica hung').toBeGreaterThan(0);
     for (const r of startedAfterKill) expect(kindsOf(r.mac), r.mac).toEqual(full);
     if (store.sharesEvents) {
       expect(ours.length, 'every event the rack sent is in the store').toBe(delivered);
