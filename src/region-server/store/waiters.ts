@@ -8,7 +8,7 @@ export interface Waiting {
 export class Waiters {
   readonly #wakes = new Set<() => void>();
 
-  /** Resolve true once `done()` holds at a wake-up (checked at once too), or false after `ms`. */
+  /** Resolve true once `done()` holds at a wake-up, or false after `ms` (the caller checks before waiting). */
   wait(done: () => boolean, ms: number): Waiting {
     let wake: () => void = () => undefined;
     let timer: NodeJS.Timeout | undefined;

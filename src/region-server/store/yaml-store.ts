@@ -25,6 +25,8 @@ export interface YamlStoreOptions {
   inventory: string;
   log: Logger;
   watch?: boolean;
+  /** Revisions of history kept in memory; an older `since` gets 410 (default 10,000). */
+  keepRevisions?: number;
   /** Folder for the revision state (region-revisions.json): a restarted region answers deltas from where it stopped. */
   stateDir?: string;
 }
@@ -51,7 +53,7 @@ export class YamlStore implements RegionStore {
   constructor(options: YamlStoreOptions) {
     this.#o = options;
     const stateFile = options.stateDir ? revisionFilePath(options.stateDir) : undefined;
-    this.#changes = new ChangeLog(Date.now(), 10_000, stateFile ? loadRevisionState(stateFile, options.log) : undefined);
+    this.#changes = new ChangeLog(Date.now(), options.keepRevisions, stateFile ? loadRevisionState(stateFile, options.log) : undefined);
     this.#inventory = new InventorySource({ path: options.inventory, store: this.nodes, log: options.log.child({ part: 'inventory' }), watch: options.watch });
     this.nodes.onSwap((s) => {
       const wire = snapshotToWire(s, '');
@@ -162,7 +164,7 @@ export class YamlStore implements RegionStore {
     return (this.nodes.snapshot()?.nodes ?? []).map((n) => withoutToken(nodeToWire(n)));
   }
 
-  putNodes(raws: unknown[]): Promise<string[]> {
+  async putNodes(raws: unknown[]): Promise<string[]> {
     const checked = checkNodes(raws, 'the nodes given');
     return this.#serially(async () => {
       await this.#fresh();
