@@ -9,6 +9,7 @@ import { packageRoot } from '../../../../src/config/config.js';
 import type { TestAppliance } from '../../../support/appliance.js';
 import { getFrom, waitFor } from '../../../support/appliance.js';
 import { deployingNodes, leakedSecrets, secretsIn, targetFor, tftpPort, writePayloads } from '../../../support/drill.js';
+import { createDatabase, type PgCluster, startPgCluster } from '../../../support/pg-cluster.js';
 import { freePort } from '../../../support/processes.js';
 import { startRack, TOKENS } from '../../../support/region-harness.js';
 import type { BootResult } from '../../../support/storm-machine.js';
@@ -22,10 +23,10 @@ import { machinesFor, runStorm, type StormSummary } from '../../../support/storm
 // must be in the store exactly once; boot-event batches queued or in flight at the kill reach the store exactly
 // once (no batch lost, none stored twice after a retry on the other replica).
 //
-// What the two replicas share depends on the store. YAML (the default): the inventory folder, so nodes and
-// discoveries; boot events live in each process's memory, so what the dead replica had accepted dies with it
-// and only events sent after the kill can be checked. A shared database: everything, so every event the rack
-// sent must be in the store once.
+// What the two replicas share depends on the store, and the suite runs over both. YAML (the default): the
+// inventory folder, so nodes and discoveries; boot events live in each process's memory, so what the dead replica
+// had accepted dies with it and only events made after it hung can be checked. PostgreSQL (`--database`, a private
+// cluster): everything, so every event the rack sent must be in the store exactly once.
 
 const CLI = join(packageRoot(), 'dist/src/cli/edgeboot.js');
 const KNOWN = 220;
@@ -103,7 +104,23 @@ const yamlStore: StoreMode = {
   cleanup() {},
 };
 
-const STORES: StoreMode[] = [yamlStore];
+let cluster: PgCluster | undefined;
+const pgStore: StoreMode = {
+  name: 'one PostgreSQL database',
+  sharesEvents: true,
+  async prepare(dir) {
+    cluster = startPgCluster();
+    const url = await createDatabase(cluster, 'edgeboot_storm');
+    // Both replicas import the same inventory at start: the second finds every node there already.
+    const args = await yamlStore.prepare(dir);
+    return ['--database', url, ...args];
+  },
+  cleanup() {
+    cluster?.cleanup();
+  },
+};
+
+const STORES: StoreMode[] = [yamlStore, pgStore];
 
 interface Health {
   region: { url: string; state: string; consecutiveFailures: number; lastContactSecondsAgo: number | null };
