@@ -11,26 +11,40 @@ import { FIRMWARE } from './lib/paths.js';
 import { requireRoot, requireTools } from './lib/process.js';
 import { type GuestRun, bootGuest } from './lib/qemu.js';
 import { type RegionRun, startRegion } from './lib/region.js';
+import { createDatabase, type PgCluster, startPgCluster } from '../support/pg-cluster.js';
 import { type GuestReport, describeLogs, parseGuestReport } from './lib/serial-log.js';
 import { waitFor } from './lib/wait.js';
 
 // A rack restarted while every region replica is down (issue 17): the rack follows the reference region and
-// keeps its last good snapshot on disk; the region dies (SIGKILL by PID); the rack restarts (SIGTERM, same
-// config) and serves the persisted copy, marked stale; a real SeaBIOS + iPXE guest of a known node boots to its
-// answer file from it. Then the region comes back with one node changed and one added: the rack catches up by
-// delta (the changes feed, not a full re-list) within seconds and is no longer stale. The region runs with
-// --state-dir: a file-backed region without it forgets its revision history when it dies, and racks re-list.
+// keeps its last good snapshot on disk; every region process dies (SIGKILL by PID); the rack restarts (SIGTERM,
+// same config) and serves the persisted copy, marked stale; a real SeaBIOS + iPXE guest of a known node boots to
+// its answer file from it. Then the region comes back with a change: the rack catches up by delta (the changes
+// feed, not a full re-list) within seconds and is no longer stale. Two setups: one file-backed region with
+// --state-dir (without it, a file-backed region forgets its revision history when it dies and racks re-list),
+// and two replicas on one private PostgreSQL (`--database`, the rack's region.url lists both).
 
-const SUBNET = '10.231.176';
+/** One way of running the region: how many replicas, on which store, and what a return with a change looks like. */
+interface Setup {
+  name: string;
+  subnet: string;
+  /** The fifth MAC octet of this setup's machines. */
+  tag: string;
+  replicas: number;
+  /** With a database, --inventory only imports nodes it does not hold: the change on return is an added node. */
+  renameOnReturn: boolean;
+  database: boolean;
+}
+
+const SETUPS: Setup[] = [
+  { name: 'one file-backed region (--state-dir)', subnet: '10.231.176', tag: '17', replicas: 1, renameOnReturn: true, database: false },
+  { name: 'two replicas on one PostgreSQL (--database)', subnet: '10.231.177', tag: '27', replicas: 2, renameOnReturn: false, database: true },
+];
 const BOOT_LIMIT_SECONDS = 150;
 const CONVERGE_LIMIT_MS = 10_000;
 const TOOLS = ['qemu-system-x86_64', 'dnsmasq', 'busybox', 'cpio', 'curl', 'ip', 'timeout', 'gzip', 'apt-get', 'dpkg-deb'];
 const CLUSTER = 'rack-offline';
 const CLUSTER_TOKEN = `rack-offline-${randomBytes(12).toString('hex')}`;
 const hex = (n: number) => randomBytes(n).toString('hex');
-const MAC = `52:54:00:e2:17:${hex(1)}`;
-const ADDED_MAC = `52:54:00:e2:18:${hex(1)}`;
-const GUEST_IP = `${SUBNET}.50`;
 
 interface Health {
   ready: boolean;
@@ -53,18 +67,22 @@ function node(mac: string, hostname: string, tag: string) {
   };
 }
 
-const known = node(MAC, `offline-${hex(2)}`, 'known');
-const added = node(ADDED_MAC, `added-${hex(2)}`, 'added');
 const inventory = (nodes: unknown[]) => ({
   config: { debian_archive: 'http://deb.debian.org/debian', metadata_url: 'http://region.invalid:5240/MAAS/metadata/' },
   boot_selections: [{ os: 'debian', release: 'trixie', arches: ['amd64'], subarches: ['generic'], labels: ['stable'] }],
   nodes,
 });
 
-describe('a rack restarted while the region is down boots known nodes from its persisted snapshot', () => {
+describe.each(SETUPS)('a rack restarted while every region replica is down, $name', (setup) => {
+  const MAC = `52:54:00:e2:${setup.tag}:${hex(1)}`;
+  const ADDED_MAC = `52:54:00:e3:${setup.tag}:${hex(1)}`;
+  const GUEST_IP = `${setup.subnet}.50`;
+  const known = node(MAC, `offline-${hex(2)}`, 'known');
+  const added = node(ADDED_MAC, `added-${hex(2)}`, 'added');
   let artefacts: BootArtefacts;
   let lab: Lab | undefined;
-  let region: RegionRun | undefined;
+  let pg: PgCluster | undefined;
+  const regions: RegionRun[] = [];
   let edgeboot: EdgebootRun | undefined;
   let dnsmasq: Dnsmasq | undefined;
   let guest: GuestRun | undefined;
@@ -83,7 +101,7 @@ describe('a rack restarted while the region is down boots known nodes from its p
     describeLogs(title, {
       'serial console': guest?.serial ?? '',
       'edgeboot log': (await edgeboot?.log()) ?? '',
-      'region log': (await region?.log()) ?? '',
+      'region log': (await Promise.all(regions.map((r) => r.log()))).join('\n'),
       'dnsmasq log': (await dnsmasq?.log()) ?? '',
     });
   const failWith = async (err: unknown) => {
@@ -95,10 +113,24 @@ describe('a rack restarted while the region is down boots known nodes from its p
     requireRoot();
     requireTools([...TOOLS, FIRMWARE.biosRom]);
     artefacts = await ensureBootArtefacts((line) => console.log(line));
-    lab = await createLab({ subnet: SUBNET });
+    lab = await createLab({ subnet: setup.subnet });
     const bootRoot = join(lab.dir, 'boot');
     await stageImage(bootRoot, { os: 'debian', release: 'trixie' }, artefacts);
-    region = await startRegion({ ns: lab.ns, dir: join(lab.dir, 'region'), inventory: inventory([known]), clusters: { [CLUSTER]: CLUSTER_TOKEN }, stateDir: join(lab.dir, 'region-state') });
+    // A private cluster on a unix socket in /tmp: reachable from inside the namespace (it is a file).
+    if (setup.database) pg = startPgCluster();
+    const database = pg ? await createDatabase(pg, 'edgeboot_offline') : undefined;
+    for (let i = 0; i < setup.replicas; i++) {
+      regions.push(
+        await startRegion({
+          ns: lab.ns,
+          dir: join(lab.dir, `region-${i}`),
+          port: 5240 + i,
+          inventory: inventory([known]),
+          clusters: { [CLUSTER]: CLUSTER_TOKEN },
+          ...(database ? { database } : { stateDir: join(lab.dir, `region-state-${i}`) }),
+        }),
+      );
+    }
     const tokenFile = join(lab.dir, 'rack.token');
     await writeFile(tokenFile, CLUSTER_TOKEN, { mode: 0o600 });
     const stateDir = join(lab.dir, 'state');
@@ -109,7 +141,7 @@ describe('a rack restarted while the region is down boots known nodes from its p
       bootRoot,
       inventory: { nodes: [] },
       extraConfig: {
-        region: { url: region.url, cluster_id: CLUSTER, token_file: tokenFile, wait_seconds: 5, backoff_max_seconds: 1, state_dir: stateDir },
+        region: { url: regions.map((r) => r.url), cluster_id: CLUSTER, token_file: tokenFile, wait_seconds: 5, backoff_max_seconds: 1, state_dir: stateDir },
         images: { sync: false },
         dhcp: { lease_intake: false },
       },
@@ -120,6 +152,7 @@ describe('a rack restarted while the region is down boots known nodes from its p
   afterAll(async () => {
     const problems = (await lab?.teardown()) ?? [];
     for (const p of problems) console.log(`teardown: ${p}`);
+    pg?.cleanup();
   }, 60_000);
 
   it('follows the region and keeps its snapshot on disk (mode 0600)', async () => {
@@ -136,7 +169,7 @@ describe('a rack restarted while the region is down boots known nodes from its p
 
   it('restarted while the region is dead, serves the persisted snapshot and says stale', async () => {
     try {
-      await region!.kill();
+      for (const r of regions) await r.kill();
       await edgeboot!.process.stop(10_000);
       edgeboot = await startEdgeboot(rackOptions);
       const h = await health();
@@ -157,7 +190,7 @@ describe('a rack restarted while the region is down boots known nodes from its p
       dnsmasq = await startDnsmasq({ ns: lab!.ns, dir: lab!.dir, ipxeBootUrl: edgeboot!.bootIpxeUrl, hosts: [{ mac: MAC, ip: GUEST_IP }] });
       guest = await bootGuest({ ns: lab!.ns, dir: lab!.dir, firmware: 'bios', mac: MAC, timeoutSeconds: BOOT_LIMIT_SECONDS });
       report = parseGuestReport(guest.serial);
-      console.log(`rack-offline: SeaBIOS guest boot to power-off ${guest.seconds.toFixed(1)} s from the persisted snapshot, result "${report.result ?? 'none'}"`);
+      console.log(`rack-offline (${setup.name}): SeaBIOS guest boot to power-off ${guest.seconds.toFixed(1)} s from the persisted snapshot, result "${report.result ?? 'none'}"`);
       expect(report.ok, 'the guest printed its answer file').toBe(true);
       expect(report.url).toMatch(/\/answers\/.*\/preseed$/);
       expect(report.answer).toContain(known.hostname);
@@ -175,21 +208,23 @@ describe('a rack restarted while the region is down boots known nodes from its p
     try {
       const before = (await health()).body.region.revision;
       expect(before, 'the persisted copy brought its revision back').not.toBeNull();
-      await region!.writeInventory(inventory([{ ...known, hostname: `${known.hostname}-v2` }, added]));
+      // The first replica comes back (the others stay dead) with a change made while it was away.
+      const back = regions[0]!;
+      await back.writeInventory(inventory([setup.renameOnReturn ? { ...known, hostname: `${known.hostname}-v2` } : known, added]));
       logMark = (await edgeboot!.log()).length;
       const started = Date.now();
-      await region!.start();
+      await back.start();
       const regionUp = Date.now() - started;
       await waitFor('the rack to catch up', CONVERGE_LIMIT_MS, async () => {
         const h = (await health()).body;
         return !h.region.stale && h.region.state === 'connected' && (h.region.revision ?? 0) > (before ?? 0);
       }, 100);
       const converged = Date.now() - started;
-      console.log(`rack-offline: region healthy ${regionUp} ms after its start; rack converged ${converged} ms after the start (${converged - regionUp} ms after the region answered)`);
+      console.log(`rack-offline (${setup.name}): region healthy ${regionUp} ms after its start; rack converged ${converged} ms after the start (${converged - regionUp} ms after the region answered)`);
       const after = (await edgeboot!.log()).slice(logMark).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg?: string; changed?: number; removed?: number });
       const applied = after.filter((e) => e.msg === 'region changes applied');
       expect(applied.length, 'a delta from the changes feed was applied').toBeGreaterThanOrEqual(1);
-      expect(applied.reduce((n, e) => n + (e.changed ?? 0), 0)).toBe(2);
+      expect(applied.reduce((n, e) => n + (e.changed ?? 0), 0)).toBe(setup.renameOnReturn ? 2 : 1);
       expect(after.some((e) => e.msg === 'region snapshot loaded'), 'no full re-list').toBe(false);
       expect(await metrics()).toMatch(/^edgeboot_region_requests_total\{result="delta"\} [1-9]/m);
       expect(await metrics()).toMatch(/^edgeboot_snapshot_stale 0$/m);

@@ -19,6 +19,8 @@ export interface RegionOptions {
   port?: number;
   /** `--state-dir`: the region keeps its revision feed's state there and answers deltas after a restart. */
   stateDir?: string;
+  /** `--database`: the region keeps its state in PostgreSQL; the inventory is imported at start (nodes it lacks). */
+  database?: string;
 }
 
 /** A reference region (`edgeboot region`) running in the namespace, killable and restartable by PID. */
@@ -32,7 +34,7 @@ export interface RegionRun {
   kill(): Promise<void>;
   /** Start it again with the same files; resolves once /healthz answers. */
   start(): Promise<void>;
-  /** Replace the inventory file (the region reads it at start, or picks it up while running). */
+  /** Replace the inventory file (the region reads it at start, or picks it up while running; with a database, imports it at start). */
   writeInventory(inventory: Record<string, unknown>): Promise<void>;
   log(): Promise<string>;
 }
@@ -48,6 +50,7 @@ export async function startRegion(o: RegionOptions): Promise<RegionRun> {
   const url = `http://${o.ns.serverIp}:${o.port ?? 5240}`;
   const args = [edgebootCli(), 'region', '--inventory', inventoryFile, '--tokens', tokensFile, '--listen', `${o.ns.serverIp}:${o.port ?? 5240}`];
   if (o.stateDir) args.push('--state-dir', o.stateDir);
+  if (o.database) args.push('--database', o.database);
   const log = () => readFile(logFile, 'utf8').catch(() => '');
   const run: RegionRun = {
     url,
