@@ -1,8 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packageRoot } from '../../../../src/config/config.js';
 import { createLogger } from '../../../../src/core/log.js';
 import { RegionServer } from '../../../../src/region-server/region-server.js';
 import { LogSink, type TestAppliance, waitFor } from '../../../support/appliance.js';
@@ -86,5 +88,13 @@ describe.each([
     } finally {
       await rack.stop();
     }
+  });
+});
+
+describe('region --state-dir', () => {
+  it('is refused beside --database in one sentence (the database keeps its own history)', () => {
+    const r = spawnSync(process.execPath, [join(packageRoot(), 'dist/src/cli/edgeboot.js'), 'region', '--database', 'postgres://db/region', '--state-dir', '/tmp/unused', '--tokens', '/tmp/unused.yaml'], { encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr.trim()).toBe('edgeboot: --state-dir is for the file-backed store; with --database the revision history lives in PostgreSQL');
   });
 });
