@@ -121,7 +121,7 @@ export function createRegionApp(region: RegionBackend, log: Logger): Express {
     route(async (req, res) => {
       if (!cluster(req, res)) return;
       if (unavailable(res)) return;
-      if (!region.data.current()) return say(res, 503, 'The region has not loaded a valid inventory yet.');
+      if (!region.data.head()) return say(res, 503, 'The region has not loaded a valid inventory yet.');
       const sinceText = String(req.query.since ?? '');
       if (!/^\d{1,15}$/.test(sinceText)) return say(res, 400, 'The changes feed needs ?since=<revision>, a whole number from a snapshot or changes answer.');
       const waitText = String(req.query.wait ?? '0');
@@ -311,7 +311,7 @@ export function createRegionApp(region: RegionBackend, log: Logger): Express {
 
   app.get('/healthz', (_req, res) => {
     const down = region.data.unavailable();
-    const cur = down ? undefined : region.data.current();
+    const cur = down ? undefined : region.data.head();
     res
       .status(cur ? 200 : 503)
       .json({ ready: Boolean(cur), store: region.data.kind, error: down ?? null, version: cur?.version ?? null, revision: cur?.revision ?? null, nodes: cur?.nodes ?? 0, waiting: region.data.waiting });

@@ -74,7 +74,7 @@ export class RegionServer implements RegionBackend {
       throw err;
     }
     const port = (server.address() as AddressInfo).port;
-    this.#o.log.info({ host: this.#o.host, port, tls: Boolean(this.#o.tls), store: this.data.kind, nodes: this.data.current()?.nodes }, 'region listening');
+    this.#o.log.info({ host: this.#o.host, port, tls: Boolean(this.#o.tls), store: this.data.kind, nodes: this.data.head()?.nodes }, 'region listening');
     return port;
   }
 

@@ -7,8 +7,13 @@ const CONNECTION_TEXT = /Connection terminated|timeout exceeded when trying to c
 
 /** A short reason when `err` means the database cannot be reached (or is restarting), else undefined. */
 export function connectionProblem(err: unknown): string | undefined {
-  const e = err as { code?: string; message?: string } | undefined;
+  const e = err as { code?: string; message?: string; cause?: unknown } | undefined;
   if (!e) return undefined;
+  // Already turned into a sentence by the store: the reason is its cause.
+  if (e.cause !== undefined && e.cause !== err) {
+    const inner = connectionProblem(e.cause);
+    if (inner) return inner;
+  }
   const code = typeof e.code === 'string' ? e.code : '';
   const text = String(e.message ?? '').split('\n')[0]!;
   if (CONNECTION_CODES.has(code) || code.startsWith('08') || CONNECTION_TEXT.test(text)) return text.slice(0, 160) || code;

@@ -98,19 +98,54 @@ export class PgStore implements RegionStore {
     this.#pool.on('error', (err) => this.#log.warn({ err: messageOf(err) }, 'idle database connection lost'));
   }
 
-  /** Migrate, make the revision row, import the inventory if given, load the mirror, then follow changes. */
+  /**
+   * Migrate, make the revision row, import the inventory if given, load the mirror, then follow changes.
+   * A database that cannot be reached yet does not stop the start: requests get 503 and the same steps are
+   * retried every few seconds until it answers (a replica may well boot before its database).
+   */
   async start(): Promise<void> {
     try {
-      const applied = await migrate(this.#pool);
-      if (applied.length) this.#log.info({ applied }, 'database schema migrated');
-      // Revisions start from the clock, so a database made afresh never hands out one a rack already holds.
-      await this.#pool.query('INSERT INTO cluster_revision (cluster, revision, floor) VALUES ($1, $2, $2) ON CONFLICT (cluster) DO NOTHING', [ROW, Date.now()]);
+      await this.#prepare();
     } catch (err) {
-      throw this.#mapped(err);
+      const why = connectionProblem(err);
+      if (!why) throw this.#mapped(err);
+      this.#error = `The region's database is unreachable (${why}); retry shortly.`;
+      this.#log.error({ err: why }, 'database unreachable at start; answering 503 and trying again every 2 s');
+      this.#retryPrepare();
+      return;
     }
+    this.#follow();
+  }
+
+  #retryPrepare(): void {
+    this.#listenTimer = setTimeout(() => {
+      if (this.#stopped) return;
+      this.#prepare().then(
+        () => {
+          this.#log.info({ revision: this.#revision, nodes: this.#nodes.size }, 'database reachable again');
+          this.#follow();
+        },
+        (err: unknown) => {
+          if (!connectionProblem(err)) this.#log.error({ err: messageOf(err) }, 'preparing the database failed; trying again in 2 s');
+          this.#retryPrepare();
+        },
+      );
+    }, 2000);
+  }
+
+  async #prepare(): Promise<void> {
+    const applied = await migrate(this.#pool);
+    if (applied.length) this.#log.info({ applied }, 'database schema migrated');
+    // Revisions start from the clock, so a database made afresh never hands out one a rack already holds.
+    await this.#pool.query('INSERT INTO cluster_revision (cluster, revision, floor) VALUES ($1, $2, $2) ON CONFLICT (cluster) DO NOTHING', [ROW, Date.now()]);
     if (this.#o.inventory) await this.#import(this.#o.inventory);
-    await this.#refresh();
-    if (this.#error) throw new StoreUnavailable(this.#error);
+    await this.#catchUp();
+    this.#error = undefined;
+    this.#waiters.wakeAll();
+  }
+
+  #follow(): void {
+    if (this.#stopped) return;
     this.#connectListener();
     const every = this.#o.recheckMs ?? 1000;
     if (every > 0) {
@@ -145,6 +180,10 @@ export class PgStore implements RegionStore {
 
   get waiting(): number {
     return this.#waiters.size;
+  }
+
+  head(): { version: string; revision: number; nodes: number } | undefined {
+    return this.#revision < 0 ? undefined : { version: `r${this.#revision}`, revision: this.#revision, nodes: this.#nodes.size };
   }
 
   current(): WireState | undefined {

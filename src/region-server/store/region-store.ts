@@ -30,6 +30,8 @@ export interface RegionStore {
   reload(): Promise<void>;
   /** Why reads cannot be answered right now (a database that is down), or undefined when they can. */
   unavailable(): string | undefined;
+  /** Version, revision and node count of what is served, without building the body; undefined before the first good load. */
+  head(): { version: string; revision: number; nodes: number } | undefined;
   /** The snapshot being served with its ETag and revision, or undefined before the first good load. */
   current(): WireState | undefined;
   /** The revision of the snapshot being served. */

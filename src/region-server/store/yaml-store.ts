@@ -97,6 +97,11 @@ export class YamlStore implements RegionStore {
     return undefined;
   }
 
+  head(): { version: string; revision: number; nodes: number } | undefined {
+    const w = this.#wire;
+    return w && { version: w.version, revision: w.revision, nodes: w.nodes };
+  }
+
   current(): WireState | undefined {
     return this.#wire;
   }

@@ -161,7 +161,60 @@ describe('region replicas on one PostgreSQL database', () => {
   });
 });
 
+describe('a rack following two PostgreSQL replicas', () => {
+  it('fails over when its replica dies and carries on by delta: revisions are the same on every replica', async () => {
+    const db = await freshDb();
+    const a = await replica(db);
+    const b = await replica(db);
+    const stateDir = mkdtempSync(join(tmpdir(), 'edgeboot-pg-rack-'));
+    const t = await startRack(a.url, { region: { url: [a.url, b.url], state_dir: stateDir, wait_seconds: 5 } });
+    const requests = async (result: string) => {
+      const text = await (await fetch(`${t.base}/metrics`)).text();
+      return Number(new RegExp(`edgeboot_region_requests_total\\{result="${result}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    };
+    try {
+      await waitFor(async () => (await scriptFor(t.base, macOf(7))).includes('bookworm'), 10_000, 'the rack to load the snapshot from replica A');
+      const fulls = await requests('ok');
+      await a.stop();
+      const t0 = Date.now();
+      expect((await setStatus(b.url, 'sys0007', 'broken')).status).toBe(200);
+      await waitFor(async () => !(await scriptFor(t.base, macOf(7))).includes('bookworm'), 15_000, 'the change written on B to reach the rack');
+      console.log(`replica A died; the change on B reached the rack in ${Date.now() - t0} ms`);
+      // No re-list: the revision the rack got from A is one B knows.
+      expect(await requests('ok')).toBe(fulls);
+      expect(await requests('delta')).toBeGreaterThan(0);
+      expect(await scriptFor(t.base, macOf(8))).toContain('bookworm');
+    } finally {
+      await t.stop();
+      await a.stop().catch(() => undefined);
+      await b.stop();
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
 describe('PostgreSQL restarted under a long poll', () => {
+  it('a replica started while the database is down answers 503 and serves once it is up, without a restart', async () => {
+    const db = await freshDb();
+    pgc.stop();
+    let r: Replica | undefined;
+    try {
+      r = await replica(db);
+      const res = await fetch(`${r.url}/api/v1/clusters/rack-a/snapshot`, { headers: rack });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('5');
+      expect(await res.text()).toMatch(/^The region's database is unreachable/);
+      expect((await fetch(`${r.url}/healthz`)).status).toBe(503);
+    } finally {
+      pgc.start();
+    }
+    const up = Date.now();
+    await waitFor(async () => (await fetch(`${r.url}/healthz`)).status === 200, 10_000, 'the replica to come up with its database');
+    console.log(`replica started before its database served ${Date.now() - up} ms after PostgreSQL came up`);
+    expect(await revisionOf(r.url)).toBeGreaterThan(0);
+    await r.stop();
+  }, 60_000);
+
   it('the region answers 503 with a sentence while it is down and again within seconds after; the rack keeps serving and converges', async () => {
     const db = await freshDb();
     const r = await replica(db);
