@@ -44,6 +44,8 @@ export class ChangeLog {
   #config = '';
   #selections = '';
   #snapshot: WireSnapshot | undefined;
+  /** Node digests of the last `state()`, by id, with the text they were made from. */
+  #digests = new Map<string, { text: string; digest: string }>();
   /** The state a previous process left: the first snapshot recorded is compared with it instead of being the base. */
   #resumed: ChangeLogState | undefined;
 
@@ -58,10 +60,17 @@ export class ChangeLog {
     this.#resumed = resume;
   }
 
-  /** The state to keep on disk for `resume` (call after `record`). */
+  /** The state to keep on disk for `resume` (call after `record`); only nodes whose text changed since the last call are hashed again. */
   state(): ChangeLogState {
     const nodes: Record<string, string> = {};
-    for (const [id, text] of this.#nodes) nodes[id] = digest(text);
+    const digests = new Map<string, { text: string; digest: string }>();
+    for (const [id, text] of this.#nodes) {
+      const before = this.#digests.get(id);
+      const d = before && before.text === text ? before : { text, digest: digest(text) };
+      digests.set(id, d);
+      nodes[id] = d.digest;
+    }
+    this.#digests = digests;
     return { revision: this.#revision, nodes, config: digest(this.#config), selections: digest(this.#selections) };
   }
 

@@ -73,4 +73,18 @@ describe('ChangeLog', () => {
     expect(fewer.record(snap([node('a')]))).toBe(true);
     expect(fewer.since(5)).toEqual({ revision: 6, nodes_changed: [], nodes_removed: ['b'] });
   });
+
+  it('state() after a change carries the changed node\'s new digest and keeps the others', () => {
+    const log = new ChangeLog(1);
+    log.record(snap([node('a'), node('b')]));
+    const one = log.state();
+    log.record(snap([node('a'), node('b', 'ready')]));
+    const two = log.state();
+    expect(two.revision).toBe(2);
+    expect(two.nodes.a).toBe(one.nodes.a);
+    expect(two.nodes.b).not.toBe(one.nodes.b);
+    // Resuming from it answers nothing new for the same contents.
+    const again = new ChangeLog(0, 10, two);
+    expect(again.record(snap([node('a'), node('b', 'ready')]))).toBe(false);
+  });
 });
