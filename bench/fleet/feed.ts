@@ -3,7 +3,7 @@
  * rack-like client's first full sync of an N-node cluster, then one node changed on the region and the
  * delta reaching R long-polling clients. Prints full-sync time and bytes, the delta's bytes and its ratio
  * to the full snapshot, propagation p50/p99/max over the R pollers, the region's CPU-seconds per phase
- * and the load average at start and end. (The PostgreSQL store and its 1,000,000-node run are not built yet.)
+ * and the load average at start and end. The PostgreSQL store with two replicas is `pg-feed.ts`.
  *
  * Run: npm run bench:build && node dist-bench/bench/fleet/feed.js [--nodes N] [--racks R] [--full]
  *      (--full = 100,000 nodes, 200 racks; default 20,000 nodes, 200 racks)

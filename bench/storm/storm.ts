@@ -7,7 +7,9 @@
  *
  * Build first (`npm run bench:build`), then:
  *   node dist-bench/bench/storm/storm.js [--machines 500] [--runs 1] [--ramp-ms 1000] [--no-pin] [--keep]
- *                            [--kernel-mib 10] [--initrd-mib 50] [--max-streams N] [--only edgeboot|reference]
+ *                            [--loader-kib 1024] [--kernel-mib 10] [--initrd-mib 50] [--max-streams N] [--only edgeboot|reference]
+ * A 10,000-machine storm fits a run with real loader sizes (`--loader-kib 170`: snponly.efi; undionly.kpxe is
+ * about 70) and smaller images (`--kernel-mib 1 --initrd-mib 2`).
  * Pinned by default: the servers (edgeboot, or nginx + in.tftpd) on CPU 0, the simulated machines on CPU 1.
  */
 import { execFileSync } from 'node:child_process';
@@ -24,6 +26,7 @@ const { values } = parseArgs({
     machines: { type: 'string', default: '500' },
     runs: { type: 'string', default: '1' },
     'ramp-ms': { type: 'string', default: '1000' },
+    'loader-kib': { type: 'string', default: '1024' },
     'kernel-mib': { type: 'string', default: '10' },
     'initrd-mib': { type: 'string', default: '50' },
     'max-streams': { type: 'string' },
@@ -106,9 +109,9 @@ async function main(): Promise<void> {
   const stacks: Stack[] = [];
   try {
     const machines = machinesFor(n);
-    console.log(`boot storm: ${n} machines within ${values['ramp-ms']} ms; loader 1 MiB over TFTP (blksize 1468), kernel ${values['kernel-mib']} MiB + initrd ${values['initrd-mib']} MiB over HTTP`);
+    console.log(`boot storm: ${n} machines within ${values['ramp-ms']} ms; loader ${values['loader-kib']} KiB over TFTP (blksize 1468), kernel ${values['kernel-mib']} MiB + initrd ${values['initrd-mib']} MiB over HTTP`);
     console.log(pin ? 'pinned: servers on CPU 0 (edgeboot: one node process; reference: nginx worker_processes 1 + in.tftpd), machines on CPU 1' : 'unpinned');
-    const f = makeFixture(dir, machines, { loader: MIB, kernel: Number(values['kernel-mib']) * MIB, initrd: Number(values['initrd-mib']) * MIB });
+    const f = makeFixture(dir, machines, { loader: Number(values['loader-kib']) * 1024, kernel: Number(values['kernel-mib']) * MIB, initrd: Number(values['initrd-mib']) * MIB });
     const config = values['max-streams'] ? { http: { max_streams: Number(values['max-streams']) } } : {};
 
     const www = join(dir, 'www');

@@ -18,6 +18,9 @@ import type { DiscoveryLog } from '../observe/discoveries.js';
 import type { LeaseBook } from '../observe/lease-book.js';
 import type { NodeSource, NodeStore } from '../sync/nodes/index.js';
 
+/** Neighbour-table lookups (one `ip` process each) allowed in flight at once for the timeline. */
+const MAX_NEIGHBOUR_LOOKUPS = 4;
+
 /** Who is asking and through which local address: the facts every render needs. */
 export interface BootRequest {
   kind: Kind;
@@ -60,6 +63,8 @@ export interface BootServiceOptions {
 export class BootService {
   readonly #o: BootServiceOptions;
   #httpPort: number;
+  /** IPv6 addresses whose neighbour-table lookup is in flight (for the timeline). */
+  readonly #lookups = new Set<string>();
 
   constructor(options: BootServiceOptions) {
     this.#o = options;
@@ -183,6 +188,24 @@ export class BootService {
     return { level: 'info', detail };
   }
 
+  /**
+   * An IPv6 client's first-stage loader comes from the firmware's own DHCPv6 address, which no lease report
+   * and no later script request names (iPXE and the installer take addresses of their own): the neighbour
+   * table, which holds the MAC of every on-link address that just talked to us, ties it to the machine.
+   * At most a few lookups run at once, so a flood of unknown addresses cannot spawn a process each.
+   */
+  #learnFromNeighbours(ip: string, t: BootTimeline): void {
+    const lookup = this.#o.neighbourMac;
+    if (!lookup || !isIpv6(ip) || this.#lookups.has(ip) || this.#lookups.size >= MAX_NEIGHBOUR_LOOKUPS) return;
+    this.#lookups.add(ip);
+    lookup(ip)
+      .then((mac) => {
+        if (mac) t.learnIp(ip, mac);
+      })
+      .catch(() => undefined)
+      .finally(() => this.#lookups.delete(ip));
+  }
+
   /** Record a file fetched by `clientIp` (loader, kernel, initrd…) on the timeline of the MAC known at that IP. */
   recordFile(clientIp: string, event: Omit<BootEvent, 'at'>): void {
     const t = this.#o.timeline;
@@ -192,6 +215,7 @@ export class BootService {
     if (!mac) {
       // The lease report may still be on its way (or, behind proxyDHCP, never come): attribute it later.
       t.holdForIp(ip, { at: Date.now(), ...event });
+      this.#learnFromNeighbours(ip, t);
       return;
     }
     t.record(mac, { at: Date.now(), ...event });

@@ -1,6 +1,6 @@
 import { EdgebootError, messageOf } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
-import { RegionServer } from '../region-server/index.js';
+import { PgStore, RegionServer } from '../region-server/index.js';
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -14,7 +14,16 @@ export function parseListen(addr: string): { host: string; port: number } {
 
 /** `edgeboot region`: run the reference region until SIGTERM; SIGHUP re-reads tokens and inventory. */
 export async function runRegion(v: Record<string, unknown>): Promise<number> {
-  if (typeof v.inventory !== 'string') throw new EdgebootError('E_CONFIG', 'region needs --inventory PATH (a YAML/JSON file or a directory of them)');
+  const database = v.database as string | undefined;
+  if (database !== undefined && !/^postgres(ql)?:\/\//.test(database)) throw new EdgebootError('E_CONFIG', '--database must be a postgres:// connection string');
+  if (typeof v.inventory !== 'string' && !database) {
+    throw new EdgebootError('E_CONFIG', 'region needs --inventory PATH (a YAML/JSON file or a directory of them) or --database postgres://…');
+  }
+  if (database && v['state-dir'] !== undefined) {
+    throw new EdgebootError('E_CONFIG', '--state-dir is for the file-backed store; with --database the revision history lives in PostgreSQL');
+  }
+  const keepText = String(v['keep-revisions'] ?? '10000');
+  if (!/^\d{1,9}$/.test(keepText) || Number(keepText) < 1) throw new EdgebootError('E_CONFIG', '--keep-revisions must be a whole number of at least 1');
   if (typeof v.tokens !== 'string') throw new EdgebootError('E_CONFIG', 'region needs --tokens FILE (clusters: { <cluster_id>: <token> })');
   const cert = v['tls-cert'] as string | undefined;
   const key = v['tls-key'] as string | undefined;
@@ -23,15 +32,21 @@ export async function runRegion(v: Record<string, unknown>): Promise<number> {
   if (!LEVELS.includes(level)) throw new EdgebootError('E_CONFIG', `--log-level must be one of ${LEVELS.join(', ')}`);
   const { host, port } = parseListen(String(v.listen));
   const log = createLogger(level);
-  const region = new RegionServer({
-    inventory: v.inventory,
-    tokensFile: v.tokens,
-    resources: v.resources as string | undefined,
-    host,
-    port,
-    tls: cert && key ? { certFile: cert, keyFile: key } : undefined,
-    log,
-  });
+  const inventory = v.inventory as string | undefined;
+  const store = database ? new PgStore({ url: database, inventory, log, keepRevisions: Number(keepText) }) : undefined;
+  const region = new RegionServer(
+    {
+      inventory,
+      tokensFile: v.tokens as string,
+      resources: v.resources as string | undefined,
+      stateDir: v['state-dir'] as string | undefined,
+      host,
+      port,
+      tls: cert && key ? { certFile: cert, keyFile: key } : undefined,
+      log,
+    },
+    store,
+  );
   await region.start();
   process.on('SIGHUP', () => {
     region.reload().then(

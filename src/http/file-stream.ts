@@ -4,7 +4,7 @@ import type { BufferPool } from './buffer-pool.js';
 
 /**
  * Write bytes `start`..`end` (inclusive) of an open file to `res`, in reads of the pool's buffer size
- * (1 MiB). Two buffers per stream: one is read while the other drains to the socket, and a buffer is
+ * (1 MiB, or 128 KiB once the pool's budget is spent). Two buffers per stream: one is read while the other drains to the socket, and a buffer is
  * read into again only after the socket took all of it, which is also the backpressure. Resolves true
  * when all bytes were handed over, false when the client went away first; the caller ends the response.
  */
@@ -31,7 +31,11 @@ export async function streamRange(fh: FileHandle, res: ServerResponse, start: nu
     clean = !res.destroyed;
     return clean;
   } finally {
-    // Buffers of an aborted stream may still sit in the socket's queue: only a clean stream gives them back.
-    if (clean) for (const b of bufs) pool.give(b);
+    // Buffers of an aborted stream may still sit in the socket's queue: only a clean stream gives them back
+    // for reuse; an aborted one only returns their share of the budget.
+    for (const b of bufs) {
+      if (clean) pool.give(b);
+      else pool.drop(b);
+    }
   }
 }

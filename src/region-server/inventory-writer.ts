@@ -120,3 +120,65 @@ export async function setNodeStatus(
   }
   throw new EdgebootError('E_NOT_FOUND', `no inventory file under ${inventory} holds node ${systemId}`);
 }
+
+/** An edit made to one inventory file, with its earlier text to put back if the result does not validate. */
+export interface FileEdit {
+  file: string;
+  before: string | undefined;
+}
+
+/**
+ * Replace each node (by `system_id`) in whichever inventory file holds it, or append it to the discovered
+ * file when none does; each touched file is written once, atomically. Returns the edits made.
+ */
+export async function putNodesInFiles(inventory: string, nodes: Array<Record<string, unknown>>): Promise<FileEdit[]> {
+  const pending = new Map(nodes.map((n) => [String(n.system_id), n]));
+  const edits: FileEdit[] = [];
+  for (const file of await inventoryFiles(inventory)) {
+    if (pending.size === 0) break;
+    const doc = await readDoc(file);
+    const list = doc.get('nodes');
+    if (!isSeq(list)) continue;
+    let touched = false;
+    list.items.forEach((item, i) => {
+      const id = isMap(item) ? String(item.get('system_id')) : undefined;
+      const node = id === undefined ? undefined : pending.get(id);
+      if (!node) return;
+      list.items[i] = doc.createNode(node) as never;
+      pending.delete(id!);
+      touched = true;
+    });
+    if (!touched) continue;
+    edits.push({ file, before: await snapshotText(file) });
+    await writeDoc(file, doc);
+  }
+  if (pending.size > 0) {
+    const file = await discoveredFile(inventory);
+    const before = edits.find((e) => e.file === file)?.before ?? (await snapshotText(file));
+    const doc = await readDoc(file);
+    const list = doc.get('nodes');
+    if (list === undefined || list === null) doc.set('nodes', doc.createNode([...pending.values()]));
+    else if (isSeq(list)) for (const n of pending.values()) list.add(doc.createNode(n));
+    else throw new EdgebootError('E_INVENTORY', `${file}: nodes must be a list`);
+    if (!edits.some((e) => e.file === file)) edits.push({ file, before });
+    await writeDoc(file, doc);
+  }
+  return edits;
+}
+
+/** Remove the nodes with these system ids from whichever inventory files hold them; returns the edits made. */
+export async function removeNodesFromFiles(inventory: string, systemIds: readonly string[]): Promise<FileEdit[]> {
+  const gone = new Set(systemIds);
+  const edits: FileEdit[] = [];
+  for (const file of await inventoryFiles(inventory)) {
+    const doc = await readDoc(file);
+    const list = doc.get('nodes');
+    if (!isSeq(list)) continue;
+    const kept = list.items.filter((item) => !(isMap(item) && gone.has(String(item.get('system_id')))));
+    if (kept.length === list.items.length) continue;
+    edits.push({ file, before: await snapshotText(file) });
+    list.items = kept;
+    await writeDoc(file, doc);
+  }
+  return edits;
+}

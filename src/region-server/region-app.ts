@@ -6,13 +6,17 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { EdgebootError, messageOf } from '../core/errors.js';
-import { tryParseMac } from '../core/mac.js';
+import { printable, tryParseMac } from '../core/mac.js';
 import { KNOWN_STATES } from '../core/node.js';
 import { bootEventsBodySchema, discoveryBodySchema, printableLine, REVISION_HEADER, type RegionBootEvent } from '../contract/index.js';
-import { type InstallSignal, nodeOfToken, parseOAuthPlaintext, readReport, readSignal, transitionFor } from './install-signal.js';
+import { type InstallSignal, parseOAuthPlaintext, readReport, readSignal, transitionFor } from './install-signal.js';
 import type { RegionBackend } from './region-backend.js';
+import { StoreUnavailable } from './store/store-errors.js';
 
 const gzipBody = promisify(gzip);
+
+// A database restart takes a few seconds; a rack retries with its own backoff anyway.
+const RETRY_AFTER_SECONDS = 5;
 
 type Handler = (req: Request, res: Response) => Promise<void> | void;
 
@@ -62,6 +66,15 @@ export function createRegionApp(region: RegionBackend, log: Logger): Express {
     next();
   });
 
+  // A store that cannot answer (its database is down) gets one sentence and Retry-After, per request.
+  const unavailable = (res: Response): boolean => {
+    const why = region.data.unavailable();
+    if (!why) return false;
+    res.set('Retry-After', String(RETRY_AFTER_SECONDS));
+    say(res, 503, why);
+    return true;
+  };
+
   const cluster = (req: Request, res: Response): string | undefined => {
     const id = String(req.params.id);
     const result = region.tokens.checkCluster(id, req.get('authorization'));
@@ -74,16 +87,17 @@ export function createRegionApp(region: RegionBackend, log: Logger): Express {
     '/api/v1/clusters/:id/snapshot',
     route(async (req, res) => {
       if (!cluster(req, res)) return;
-      let cur = region.current();
+      if (unavailable(res)) return;
+      let cur = region.data.current();
       if (!cur) return say(res, 503, 'The region has not loaded a valid inventory yet.');
       const wait = Math.min(Math.max(Number.parseInt(String(req.query.wait ?? '0'), 10) || 0, 0), region.options.maxWaitSeconds ?? 60);
       if (req.get('if-none-match') === cur.etag) {
         if (wait > 0) {
-          const w = region.waitForChange(cur.etag, wait * 1000);
+          const w = region.data.waitForChange(cur.etag, wait * 1000);
           res.on('close', w.cancel);
           const changed = await w.changed;
-          if (res.destroyed) return;
-          cur = region.current()!;
+          if (res.destroyed || unavailable(res)) return;
+          cur = region.data.current()!;
           if (!changed) {
             region.stats.snapshotNotModified++;
             res.status(304).set({ ETag: cur.etag, [REVISION_HEADER]: String(cur.revision) }).end();
@@ -106,20 +120,21 @@ export function createRegionApp(region: RegionBackend, log: Logger): Express {
     '/api/v1/clusters/:id/changes',
     route(async (req, res) => {
       if (!cluster(req, res)) return;
-      if (!region.current()) return say(res, 503, 'The region has not loaded a valid inventory yet.');
+      if (unavailable(res)) return;
+      if (!region.data.head()) return say(res, 503, 'The region has not loaded a valid inventory yet.');
       const sinceText = String(req.query.since ?? '');
       if (!/^\d{1,15}$/.test(sinceText)) return say(res, 400, 'The changes feed needs ?since=<revision>, a whole number from a snapshot or changes answer.');
       const waitText = String(req.query.wait ?? '0');
       if (!/^\d{1,6}$/.test(waitText)) return say(res, 400, 'The wait parameter must be a whole number of seconds.');
       const since = Number(sinceText);
       const wait = Math.min(Number(waitText), region.options.maxWaitSeconds ?? 60);
-      let answer = region.changesSince(since);
+      let answer = await region.data.changesSince(since);
       if (!('gone' in answer) && answer.revision === since && wait > 0) {
-        const w = region.waitForRevision(since, wait * 1000);
+        const w = region.data.waitForRevision(since, wait * 1000);
         res.on('close', w.cancel);
         await w.changed;
-        if (res.destroyed) return;
-        answer = region.changesSince(since);
+        if (res.destroyed || unavailable(res)) return;
+        answer = await region.data.changesSince(since);
       }
       res.set({ 'Cache-Control': 'no-store', [REVISION_HEADER]: String(answer.revision) });
       if ('gone' in answer) {
@@ -147,7 +162,8 @@ export function createRegionApp(region: RegionBackend, log: Logger): Express {
       if (!id) return;
       const r = discoveryBodySchema.safeParse(req.body);
       if (!r.success) return say(res, 400, `The discovery is invalid: ${r.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}.`);
-      const result = await region.addDiscovery({ ...r.data, mac: tryParseMac(r.data.mac)! }, id);
+      const result = await region.data.addDiscovery({ ...r.data, mac: tryParseMac(r.data.mac)! }, id);
+      if (result.created) region.stats.discoveries++;
       res.status(result.created ? 201 : 200).json({ status: result.created ? 'created' : 'known', system_id: result.systemId });
     }),
   );
@@ -155,12 +171,13 @@ export function createRegionApp(region: RegionBackend, log: Logger): Express {
   app.post(
     '/api/v1/clusters/:id/events',
     express.json({ limit: '8mb' }),
-    route((req, res) => {
+    route(async (req, res) => {
       const id = cluster(req, res);
       if (!id) return;
       const r = bootEventsBodySchema.safeParse(req.body);
       if (!r.success) return say(res, 400, 'The events body must be {"events":[{"mac","system_id","kind","detail","at"}]} of printable fields.');
-      const added = region.addEvents(id, r.data.events as RegionBootEvent[]);
+      const added = await region.data.addEvents(id, r.data.events as RegionBootEvent[]);
+      region.stats.eventBatches++;
       res.status(202).json({ accepted: r.data.events.length, duplicates: r.data.events.length - added });
     }),
   );
@@ -195,15 +212,15 @@ export function createRegionApp(region: RegionBackend, log: Logger): Express {
 
   app.get(
     '/api/v1/admin/nodes',
-    route((req, res) => {
-      if (admin(req, res)) res.json({ nodes: region.listNodes() });
+    route(async (req, res) => {
+      if (admin(req, res)) res.json({ nodes: await region.data.listNodes() });
     }),
   );
 
   app.get(
     '/api/v1/admin/events',
-    route((req, res) => {
-      if (admin(req, res)) res.json({ events: region.events });
+    route(async (req, res) => {
+      if (admin(req, res)) res.json({ events: await region.data.listEvents() });
     }),
   );
 
@@ -221,17 +238,37 @@ export function createRegionApp(region: RegionBackend, log: Logger): Express {
         status = r.data.status;
         reason = r.data.reason;
       }
-      const node = await region.setStatus(String(req.params.ref), status, { reason, from: approve ? 'new' : undefined });
+      const node = await region.data.setStatus(String(req.params.ref), status, { reason, from: approve ? 'new' : undefined });
       res.json({ system_id: node.systemId, hostname: node.hostname, status: node.status });
     });
   app.post('/api/v1/admin/nodes/:ref/approve', changeStatus(true));
+  app.put(
+    '/api/v1/admin/nodes',
+    express.json({ limit: '64mb' }),
+    route(async (req, res) => {
+      if (!admin(req, res)) return;
+      const nodes = (req.body as { nodes?: unknown } | undefined)?.nodes;
+      if (!Array.isArray(nodes) || nodes.length === 0) return say(res, 400, 'The body must be {"nodes": [<whole node>, …]} with at least one node.');
+      const changed = await region.data.putNodes(nodes);
+      res.json({ changed, revision: region.data.revision });
+    }),
+  );
+  app.delete(
+    '/api/v1/admin/nodes/:ref',
+    route(async (req, res) => {
+      if (!admin(req, res)) return;
+      const removed = await region.data.removeNodes([String(req.params.ref)]);
+      if (removed.length === 0) return say(res, 404, `No node is known as ${printable(String(req.params.ref))}.`);
+      res.json({ removed, revision: region.data.revision });
+    }),
+  );
   app.post('/api/v1/admin/nodes/:ref/status', express.json({ limit: '4kb' }), changeStatus(false));
 
   // The installer's side (docs/region-api.md, "Install signal"): authenticated by the node's own token only.
   const installSignal = (read: (req: Request) => InstallSignal) =>
     route(async (req, res) => {
       const presented = parseOAuthPlaintext(req.get('authorization'));
-      const node = presented && nodeOfToken(region.store.snapshot()?.nodes ?? [], presented);
+      const node = presented && (await region.data.nodeOfToken(presented));
       if (!node) return say(res, 401, 'The signal needs the OAuth PLAINTEXT header of a node token this region knows.');
       if (req.params.systemId !== undefined && req.params.systemId !== node.systemId) return say(res, 403, 'That token belongs to another node.');
       let signal: InstallSignal;
@@ -241,13 +278,12 @@ export function createRegionApp(region: RegionBackend, log: Logger): Express {
         return say(res, 400, messageOf(err));
       }
       const at = new Date().toISOString();
-      region.reports.push({ system_id: node.systemId, at, ...signal });
-      if (region.reports.length > 10_000) region.reports.splice(0, region.reports.length - 10_000);
+      await region.data.addReport({ system_id: node.systemId, at, ...signal });
       const t = transitionFor(node, signal);
       if (!t.to) return say(res, 200, `OK: ${t.note}.`);
-      const after = await region.setStatus(node.systemId, t.to, { reason: t.reason, from: 'deploying' }).catch(async (err: unknown) => {
+      const after = await region.data.setStatus(node.systemId, t.to, { reason: t.reason, from: 'deploying' }).catch(async (err: unknown) => {
         // A concurrent repeat of the same signal got there first: the result is what was asked, so it is OK.
-        const now = region.store.find({ systemId: node.systemId });
+        const now = await region.data.findNode(node.systemId);
         if (now && now.status === t.to) return now;
         throw err;
       });
@@ -268,14 +304,17 @@ export function createRegionApp(region: RegionBackend, log: Logger): Express {
   );
   app.get(
     '/api/v1/admin/install-reports',
-    route((req, res) => {
-      if (admin(req, res)) res.json({ reports: region.reports });
+    route(async (req, res) => {
+      if (admin(req, res)) res.json({ reports: await region.data.listReports() });
     }),
   );
 
   app.get('/healthz', (_req, res) => {
-    const cur = region.current();
-    res.status(cur ? 200 : 503).json({ ready: Boolean(cur), version: cur?.version ?? null, nodes: cur?.nodes ?? 0, waiting: region.waiting });
+    const down = region.data.unavailable();
+    const cur = down ? undefined : region.data.head();
+    res
+      .status(cur ? 200 : 503)
+      .json({ ready: Boolean(cur), store: region.data.kind, error: down ?? null, version: cur?.version ?? null, revision: cur?.revision ?? null, nodes: cur?.nodes ?? 0, waiting: region.data.waiting });
   });
 
   app.use((_req: Request, res: Response) => say(res, 404, 'No such region API endpoint.'));
@@ -283,8 +322,12 @@ export function createRegionApp(region: RegionBackend, log: Logger): Express {
     if (res.headersSent) return;
     const status = (err as { status?: number }).status;
     if (status && status >= 400 && status < 500) return say(res, status, 'The request body is not valid JSON.');
+    if (err instanceof StoreUnavailable) {
+      res.set('Retry-After', String(RETRY_AFTER_SECONDS));
+      return say(res, 503, err.message);
+    }
     if (err instanceof EdgebootError) {
-      const code = err.code === 'E_NOT_FOUND' ? 404 : err.code === 'E_BUSY' ? 409 : 500;
+      const code = err.code === 'E_NOT_FOUND' ? 404 : err.code === 'E_BUSY' ? 409 : err.code === 'E_SNAPSHOT' || err.code === 'E_INVENTORY' ? 422 : 500;
       return say(res, code, err.message);
     }
     log.error({ err: messageOf(err) }, 'region request failed');

@@ -1,15 +1,12 @@
 import type { Logger } from 'pino';
 import type { MacAddress } from '../core/mac.js';
-import type { Node } from '../core/node.js';
-import type { RegionBootEvent, WireChanges } from '../contract/index.js';
-import type { ChangesRefusal } from './change-log.js';
-import type { NodeStore } from '../sync/nodes/index.js';
-import type { InstallSignal } from './install-signal.js';
+import type { RegionStore } from './store/region-store.js';
 import type { RegionTokens } from './tokens.js';
 
 /** How the reference region is run. */
 export interface RegionServerOptions {
-  inventory: string;
+  /** The inventory (the file-backed store's truth; with a database, what is imported at start). */
+  inventory?: string;
   tokensFile: string;
   /** Folder served under /api/v1/boot-resources/. */
   resources?: string;
@@ -20,6 +17,8 @@ export interface RegionServerOptions {
   /** Longest `?wait=` honoured. */
   maxWaitSeconds?: number;
   watch?: boolean;
+  /** Folder for the revision state (region-revisions.json): a restarted region answers deltas from where it stopped. */
+  stateDir?: string;
 }
 
 /** The serialised snapshot every cluster is served, with its ETag. */
@@ -47,19 +46,8 @@ export interface DiscoveryInput {
 export interface RegionBackend {
   readonly options: RegionServerOptions;
   readonly tokens: RegionTokens;
-  /** The nodes in force (install signals find the node by its token). */
-  readonly store: NodeStore;
-  readonly reports: Array<{ system_id: string; at: string } & InstallSignal>;
-  readonly events: Array<{ cluster: string; event: RegionBootEvent }>;
+  /** Nodes, settings, discoveries, events, reports and the revision feed. */
+  readonly data: RegionStore;
   readonly stats: { snapshotOk: number; snapshotNotModified: number; changesOk: number; discoveries: number; eventBatches: number };
-  readonly waiting: number;
-  current(): WireState | undefined;
   gzipped(wire: WireState): Promise<Buffer>;
-  waitForChange(etag: string, ms: number): { changed: Promise<boolean>; cancel: () => void };
-  waitForRevision(since: number, ms: number): { changed: Promise<boolean>; cancel: () => void };
-  changesSince(since: number): WireChanges | ChangesRefusal;
-  addDiscovery(d: DiscoveryInput, cluster: string): Promise<{ created: boolean; systemId: string }>;
-  setStatus(ref: string, status: string, options?: { reason?: string; from?: string }): Promise<Node>;
-  listNodes(): Array<Record<string, unknown>>;
-  addEvents(cluster: string, events: RegionBootEvent[]): number;
 }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { BootService } from '../boot/boot-service.js';
 import type { OpenFiles } from '../files/open-files.js';
 import { EdgebootError, messageOf } from '../core/errors.js';
+import { urlHost } from '../core/ip.js';
 import { printable } from '../core/mac.js';
 import { classifyFile } from '../observe/classify.js';
 import { maskCapability } from '../observe/not-found.js';
@@ -200,7 +201,8 @@ export class TftpService implements Service {
   async #read(file: string, modeRaw: string, options: [string, string][], rinfo: RemoteInfo, ep: Endpoint): Promise<void> {
     const key = `${rinfo.address}:${rinfo.port}`;
     // A client may ask TFTP for an answer-file path; its capability never reaches the log.
-    const log = this.#log.child({ peer: key, file: printable(maskCapability(file), 200) });
+    // The log names the peer as a URL authority would (`[2001:db8::5]:1234`), so an IPv6 port is unambiguous.
+    const log = this.#log.child({ peer: `${urlHost(rinfo.address)}:${rinfo.port}`, file: printable(maskCapability(file), 200) });
     // A retransmitted RRQ from a peer already being served belongs to that transfer.
     if (this.#active.has(key)) {
       this.#m.dropped.inc({ reason: 'duplicate-request' });

@@ -179,7 +179,8 @@ for (const c of CASES) {
       it('the firmware took snponly.efi over TFTP from an address in the IPv6 prefix, once', async () => {
         const sent = (await logEntries()).filter((e) => e.msg === 'tftp transfer' && e.file === 'snponly.efi' && e.outcome === 'ok');
         if (sent.length !== 1) throw new Error(await failure(`snponly.efi went by TFTP ${sent.length} times`));
-        expect(String(sent[0]!.peer).startsWith(c.prefix)).toBe(true);
+        // TFTP names an IPv6 peer as [address]:port.
+        expect(String(sent[0]!.peer).startsWith(`[${c.prefix}`)).toBe(true);
         console.log(`pxe6/${c.server}: snponly.efi over TFTPv6 at ${secondsAfterStart(sent[0]!)} s: ${sent[0]!.bytes} bytes in ${sent[0]!.ms} ms, blksize ${sent[0]!.blksize}`);
       });
 
@@ -190,6 +191,14 @@ for (const c of CASES) {
       if (!boot || !kernel) throw new Error(await failure(`over IPv6 HTTP: boot.ipxe ${boot ? 'fetched' : 'missing'}, kernel ${kernel ? 'fetched' : 'missing'}`));
       console.log(`${c.boot}6/${c.server}: boot.ipxe at ${secondsAfterStart(boot)} s, kernel at ${secondsAfterStart(kernel)} s`);
       expect((await logEntries()).filter((e) => e.route === 'boot.ipxe')).toHaveLength(1);
+    });
+
+    it("the machine's timeline has the firmware's loader (tied to its MAC by the neighbour table), the iPXE script and the kernel", async () => {
+      const port = /:(\d+)$/.exec(edgeboot.baseUrl)![1];
+      const r = await ns.exec('curl', ['-fsSg', '--max-time', '5', `http://[${server6}]:${port}/api/v1/nodes/${mac.replace(/:/g, '-')}/timeline`]);
+      const row = JSON.parse(r.stdout) as { chain: string[] };
+      if (row.chain[0] !== 'snponly') throw new Error(await failure(`the timeline's loader chain is ${JSON.stringify(row.chain)}`));
+      expect(row.chain).toEqual(['snponly', 'ipxe script', 'kernel']);
     });
 
     it('the kernel started', async () => {

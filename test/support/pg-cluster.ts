@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 
 /** A throwaway PostgreSQL cluster on a unix socket in a temp dir, run as the `postgres` user (initdb refuses root). */
 export interface PgCluster {
@@ -18,6 +19,18 @@ const BIN = '/usr/lib/postgresql/15/bin';
 function asPostgres(cmd: string, args: string[]): void {
   const r = spawnSync('runuser', ['-u', 'postgres', '--', join(BIN, cmd), ...args], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr || r.stdout}`);
+}
+
+/** Create an empty database `name` in the cluster and give its connection string. */
+export async function createDatabase(cluster: PgCluster, name: string): Promise<string> {
+  const admin = new pg.Client({ connectionString: cluster.url });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  return cluster.url.replace('/postgres?', `/${name}?`);
 }
 
 /** Make and start a private cluster (never the system service); the caller must cleanup(). */

@@ -23,6 +23,8 @@ export interface Harness {
   metrics: MetricsRegistry;
   core: Awaited<ReturnType<typeof composeCore>>;
   files: Record<string, Buffer>;
+  /** The service's log lines, parsed (info and above), newest last. */
+  logLines: Array<Record<string, unknown>>;
   close(): Promise<void>;
 }
 
@@ -67,7 +69,11 @@ export async function startHarness(opts: { big?: boolean; tftp?: Partial<TftpSer
     },
     join(dir, 'edgeboot.yaml'),
   );
-  const log = pino({ level: process.env.TFTP_TEST_LOG ?? 'silent' });
+  // The log is kept in memory (tests read it); TFTP_TEST_LOG=debug also prints it.
+  const logLines: Array<Record<string, unknown>> = [];
+  const echo = process.env.TFTP_TEST_LOG !== undefined;
+  const sink = { write: (line: string) => { logLines.push(JSON.parse(line) as Record<string, unknown>); if (echo) process.stdout.write(line); } };
+  const log = pino({ level: process.env.TFTP_TEST_LOG ?? 'info' }, sink);
   const core = await composeCore(config, log);
   await core.inventory.start();
   const metrics = new MetricsRegistry();
@@ -97,6 +103,7 @@ export async function startHarness(opts: { big?: boolean; tftp?: Partial<TftpSer
     metrics,
     core,
     files,
+    logLines,
     async close() {
       await tftp.stop(1000);
       await core.inventory.stop();

@@ -33,6 +33,16 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX boot_events_idempotent ON boot_events (cluster, event_id) WHERE event_id IS NOT NULL;
     `,
   },
+  {
+    version: 3,
+    name: 'node lookups, install reports',
+    sql: `
+      CREATE INDEX nodes_hostname ON nodes ((body->>'hostname'));
+      CREATE INDEX nodes_token_key ON nodes ((body->'token'->>'token_key'));
+      CREATE UNIQUE INDEX nodes_uuid ON nodes ((body->>'uuid')) WHERE body ? 'uuid';
+      CREATE TABLE install_reports (seq bigserial PRIMARY KEY, system_id text NOT NULL, body jsonb NOT NULL);
+    `,
+  },
 ];
 
 const LOCK_KEY = 0x65646762; // "edgb": one advisory lock for the region's schema changes

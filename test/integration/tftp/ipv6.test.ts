@@ -37,6 +37,16 @@ describe.each(Object.keys(CLIENTS6))('%s over IPv6', (client) => {
   });
 });
 
+describe('the transfer log on IPv6', () => {
+  it('names the peer as [address]:port', async () => {
+    const local = join(h.dir, 'v6-log');
+    const r = await run('curl', ['-sS', '--fail', '-g', '-o', local, `tftp://[::1]:${port()}/one-k.bin`], { timeoutMs: 30_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const line = h.logLines.findLast((l) => l.file === 'one-k.bin' && typeof l.peer === 'string');
+    expect(line?.peer).toMatch(/^\[::1\]:\d+$/);
+  });
+});
+
 describe('rendered files over IPv6', () => {
   it('pxelinux.cfg/01-<mac> asked on ::1 names the server as [::1]', async () => {
     const local = join(h.dir, 'v6-pxelinux');
