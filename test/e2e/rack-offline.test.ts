@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BootArtefacts, ensureBootArtefacts, stageImage } from './lib/artefacts.js';
 import { type Dnsmasq, startDnsmasq } from './lib/dnsmasq.js';
-import { type EdgebootOptions, type EdgebootRun, startEdgeboot } from './lib/edgeboot.js';
+import { type EdgebootOptions, type EdgebootRun, deployingDebianNode, startEdgeboot } from './lib/edgeboot.js';
 import { type Lab, createLab } from './lib/lab.js';
 import { httpGet } from './lib/netns.js';
 import { FIRMWARE } from './lib/paths.js';
@@ -52,20 +52,7 @@ interface Health {
   region: { state: string; stale: boolean; revision: number | null; persisted: { path: string } | null };
 }
 
-function node(mac: string, hostname: string, tag: string) {
-  return {
-    system_id: `off${hex(3)}`,
-    hostname,
-    macs: [mac],
-    arch: 'amd64/generic',
-    status: 'deploying',
-    osystem: 'debian',
-    release: 'trixie',
-    // panic=-1: a kernel panic reboots at once, and -no-reboot turns that into a quick exit.
-    kernel_opts: 'console=ttyS0 panic=-1',
-    token: { consumer_key: `ck-${tag}`, token_key: `tk-${tag}`, token_secret: `ts-${tag}-${hex(8)}` },
-  };
-}
+const node = (mac: string, hostname: string, tag: string) => deployingDebianNode(mac, hostname, tag, `ts-${tag}-${hex(8)}`);
 
 const inventory = (nodes: unknown[]) => ({
   config: { debian_archive: 'http://deb.debian.org/debian', metadata_url: 'http://region.invalid:5240/MAAS/metadata/' },

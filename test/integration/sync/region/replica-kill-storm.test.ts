@@ -1,5 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +9,7 @@ import { getFrom, waitFor } from '../../../support/appliance.js';
 import { deployingNodes, leakedSecrets, secretsIn, targetFor, tftpPort, writePayloads } from '../../../support/drill.js';
 import { createDatabase, type PgCluster, startPgCluster } from '../../../support/pg-cluster.js';
 import { freePort } from '../../../support/processes.js';
+import { RegionProcess } from '../../../support/region-process.js';
 import { startRack, TOKENS } from '../../../support/region-harness.js';
 import type { BootResult } from '../../../support/storm-machine.js';
 import { machinesFor, runStorm, type StormSummary } from '../../../support/storm-run.js';
@@ -37,45 +36,8 @@ const known = all.slice(0, KNOWN);
 const unknown = all.slice(KNOWN).map((m, i) => ({ ...m, mac: `52:54:02:17:00:${i.toString(16).padStart(2, '0')}` }));
 const nodes = deployingNodes(known);
 
-/** `edgeboot region` as a real process, so "killed" means SIGKILL by PID. */
-class Replica {
-  child: ChildProcess | undefined;
-  log = '';
-  constructor(
-    readonly name: string,
-    readonly port: number,
-    readonly args: string[],
-  ) {}
-
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const child = spawn(process.execPath, [CLI, 'region', ...this.args, '--listen', `127.0.0.1:${this.port}`, '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    child.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
-    await waitFor(async () => {
-      if (child.exitCode !== null) throw new Error(`replica ${this.name} exited: ${this.log}`);
-      const res = await fetch(`${this.url}/healthz`).catch(() => undefined);
-      await res?.arrayBuffer();
-      return res?.status === 200;
-    }, 15_000, `replica ${this.name} to answer`);
-  }
-
-  /** SIGSTOP: the process hangs; requests sent to it stay in flight until it dies. */
-  freeze(): void {
-    process.kill(this.child!.pid!, 'SIGSTOP');
-  }
-
-  async kill(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    process.kill(child.pid!, 'SIGKILL');
-    await once(child, 'exit');
-  }
-
+/** A region replica: the shared region process, plus reads of what its store holds. */
+class Replica extends RegionProcess {
   async admin<T>(path: string): Promise<T> {
     const res = await fetch(`${this.url}/api/v1/admin/${path}`, { headers: { authorization: `Bearer ${TOKENS.admin}` } });
     expect(res.status, `GET admin/${path} on replica ${this.name}`).toBe(200);
