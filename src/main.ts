@@ -6,6 +6,7 @@ import { BootService } from './boot/boot-service.js';
 import type { Config } from './config/config.js';
 import { CapabilitySigner } from './core/capability.js';
 import { messageOf } from './core/errors.js';
+import { flushLog } from './core/log.js';
 import { MetricsRegistry } from './core/metrics.js';
 import type { Service } from './core/service.js';
 import { dhcpServicesFromConfig } from './dhcp-hooks/from-config.js';
@@ -214,6 +215,7 @@ export async function serve(config: Config, log: Logger): Promise<void> {
     log.info({ signal }, 'stopping: letting running transfers finish');
     appliance
       .stop()
+      .then(() => flushLog(log, 5000))
       .then(() => process.exit(0))
       .catch(() => process.exit(1));
   };

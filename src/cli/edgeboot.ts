@@ -97,7 +97,7 @@ const VERBS: Record<string, Verb> = {
   region: {
     summary: 'run a reference region: serve the region API from inventory files or PostgreSQL to rack appliances',
     usage:
-      'edgeboot region (--inventory PATH | --database postgres://… [--inventory PATH] [--keep-revisions N]) --tokens FILE [--listen ADDR] [--resources DIR] [--tls-cert FILE --tls-key FILE] [--log-level LEVEL]\n\nADDR is host:port (default 0.0.0.0:5240). FILE maps cluster ids to bearer tokens:\n  clusters: { rack-a: <token> }\n  admin: <token>        # for "edgeboot nodes"\nDiscovered machines are written into the inventory as status: new. SIGHUP re-reads tokens and inventory.\nWith --database the state lives in PostgreSQL (schema applied on start; any number of replicas may share it):\n--inventory then imports nodes the database does not hold yet and replaces config and boot selections;\n--keep-revisions N (default 10000) is the changes-feed history kept. Keep passwords in ~/.pgpass or PGPASSFILE.',
+      'edgeboot region (--inventory PATH | --database postgres://… [--inventory PATH] [--keep-revisions N]) --tokens FILE [--listen ADDR] [--resources DIR] [--state-dir DIR] [--tls-cert FILE --tls-key FILE] [--log-level LEVEL]\n\nADDR is host:port (default 0.0.0.0:5240). FILE maps cluster ids to bearer tokens:\n  clusters: { rack-a: <token> }\n  admin: <token>        # for "edgeboot nodes"\nDiscovered machines are written into the inventory as status: new. SIGHUP re-reads tokens and inventory.\nWith --database the state lives in PostgreSQL (schema applied on start; any number of replicas may share it):\n--inventory then imports nodes the database does not hold yet and replaces config and boot selections;\n--keep-revisions N (default 10000) is the changes-feed history kept. Keep passwords in ~/.pgpass or PGPASSFILE.\n--state-dir (file-backed store) keeps the revision feed\'s state (region-revisions.json) so a restarted region answers racks with deltas.',
     options: {
       ...common,
       inventory: { type: 'string' },
@@ -106,6 +106,7 @@ const VERBS: Record<string, Verb> = {
       tokens: { type: 'string' },
       listen: { type: 'string', default: '0.0.0.0:5240' },
       resources: { type: 'string' },
+      'state-dir': { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },

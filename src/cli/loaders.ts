@@ -1,5 +1,5 @@
 import { EdgebootError } from '../core/errors.js';
-import { FOREIGN_LOADER_ROOT, fetchForeignLoaders, hostMirror, hostSuite } from '../files/foreign-loaders.js';
+import { FOREIGN_LOADER_ROOT, fetchForeignLoaders, hostMirror, hostSuite, httpBootNote } from '../files/foreign-loaders.js';
 
 function str(v: unknown): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined;
@@ -20,5 +20,9 @@ export async function runLoaders(v: Record<string, unknown>, positionals: string
     log: (line) => process.stderr.write(`edgeboot loaders: ${line}\n`),
   });
   for (const f of fetched) process.stdout.write(`installed ${f.file} (${f.size} bytes) from ${f.pkg} ${f.version}\n`);
+  for (const f of fetched) {
+    const note = httpBootNote(f.pkg, f.version);
+    if (note) process.stdout.write(`note: ${note}\n`);
+  }
   return 0;
 }

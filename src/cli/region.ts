@@ -19,6 +19,9 @@ export async function runRegion(v: Record<string, unknown>): Promise<number> {
   if (typeof v.inventory !== 'string' && !database) {
     throw new EdgebootError('E_CONFIG', 'region needs --inventory PATH (a YAML/JSON file or a directory of them) or --database postgres://…');
   }
+  if (database && v['state-dir'] !== undefined) {
+    throw new EdgebootError('E_CONFIG', '--state-dir is for the file-backed store; with --database the revision history lives in PostgreSQL');
+  }
   const keepText = String(v['keep-revisions'] ?? '10000');
   if (!/^\d{1,9}$/.test(keepText) || Number(keepText) < 1) throw new EdgebootError('E_CONFIG', '--keep-revisions must be a whole number of at least 1');
   if (typeof v.tokens !== 'string') throw new EdgebootError('E_CONFIG', 'region needs --tokens FILE (clusters: { <cluster_id>: <token> })');
@@ -36,6 +39,7 @@ export async function runRegion(v: Record<string, unknown>): Promise<number> {
       inventory,
       tokensFile: v.tokens as string,
       resources: v.resources as string | undefined,
+      stateDir: v['state-dir'] as string | undefined,
       host,
       port,
       tls: cert && key ? { certFile: cert, keyFile: key } : undefined,

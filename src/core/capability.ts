@@ -22,7 +22,16 @@ export interface CapabilityOptions {
   ttlSeconds: number;
   bindIp: boolean;
   now?: () => number;
+  /**
+   * Expiries are rounded down to a multiple of this many seconds, so one (MAC, IP) gets the same URL for the
+   * whole bucket and is signed once per bucket. Default: a sixtieth of the lifetime, between 1 and 60 s; a URL
+   * never outlives `ttlSeconds`.
+   */
+  bucketSeconds?: number;
 }
+
+/** Signed tokens remembered for their bucket; beyond this many (MAC, IP) pairs the oldest are forgotten. */
+const MEMO_LIMIT = 65_536;
 
 /**
  * Signs and checks answer-file capabilities: HMAC-SHA256 over (MAC, expiry, bound IP).
@@ -30,10 +39,13 @@ export interface CapabilityOptions {
  */
 export class CapabilitySigner {
   readonly #o: CapabilityOptions;
+  readonly #bucket: number;
+  readonly #memo = new Map<string, { exp: number; token: string }>();
 
   constructor(options: CapabilityOptions) {
     if (options.key.length < 32) throw new EdgebootError('E_CAPABILITY', 'the URL-signing key must be at least 32 bytes');
     this.#o = options;
+    this.#bucket = Math.max(1, Math.floor(options.bucketSeconds ?? Math.min(60, options.ttlSeconds / 60)));
   }
 
   #now(): number {
@@ -44,12 +56,21 @@ export class CapabilitySigner {
     return createHmac('sha256', this.#o.key).update(`edgeboot-v1|${mac}|${exp}|${ip}`).digest();
   }
 
-  /** A capability token (one URL path segment) for `mac`, bound to `clientIp` unless binding is relaxed. */
+  /** A capability token (one URL path segment) for `mac`, bound to `clientIp` unless binding is relaxed; signed once per bucket. */
   sign(mac: MacAddress, clientIp: string): string {
-    const exp = this.#now() + this.#o.ttlSeconds;
+    const now = this.#now();
+    // Rounded down, not up: a URL lives at most ttlSeconds, at least ttlSeconds minus one bucket.
+    const exp = now - (now % this.#bucket) + this.#o.ttlSeconds;
     const ip = this.#o.bindIp ? normaliseIp(clientIp) : ANY_IP;
+    const key = `${mac}|${ip}`;
+    const known = this.#memo.get(key);
+    if (known?.exp === exp) return known.token;
     const ipEnc = Buffer.from(ip).toString('base64url');
-    return `${exp.toString(36)}.${ipEnc}.${this.#mac(mac, exp, ip).toString('base64url')}`;
+    const token = `${exp.toString(36)}.${ipEnc}.${this.#mac(mac, exp, ip).toString('base64url')}`;
+    this.#memo.delete(key);
+    if (this.#memo.size >= MEMO_LIMIT) this.#memo.delete(this.#memo.keys().next().value!);
+    this.#memo.set(key, { exp, token });
+    return token;
   }
 
   /**

@@ -31,6 +31,21 @@ export const FOREIGN_LOADERS: Readonly<Record<string, readonly ForeignLoader[]>>
   ],
 };
 
+/**
+ * A sentence for the operator when the fetched GRUB cannot boot by UEFI HTTP Boot: Debian's signed arm64 GRUB before
+ * 2.12 (bookworm's 2.06) has no `http` module in its image, so under HTTP Boot (arch 19) it cannot read its config
+ * from the boot URL and stops at the `grub>` prompt (PXE, arch 11, is unaffected). Undefined for other packages.
+ */
+export function httpBootNote(pkg: string, version: string): string | undefined {
+  if (!/^grub-efi-[a-z0-9]+-signed$/.test(pkg)) return undefined;
+  // The signed package's version is <signing revision>+<grub's Debian version>, e.g. 1+2.06+13+deb12u2.
+  const m = /^\d+\+(\d+)\.(\d+)/.exec(version);
+  if (!m) return undefined;
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  if (major > 2 || (major === 2 && minor >= 12)) return undefined;
+  return `${pkg} ${version} (GRUB ${major}.${String(minor).padStart(2, '0')}) has no http module: it boots by PXE, but UEFI HTTP Boot clients stop at the grub> prompt; fetch with --suite trixie (GRUB 2.12) for HTTP Boot.`;
+}
+
 /** What a fetch installed. */
 export interface FetchedLoader {
   file: string;

@@ -46,6 +46,10 @@ export interface HttpAppOptions {
  */
 export function createHttpApp(o: HttpAppOptions): RequestListener {
   const m: HttpMetrics = httpMetrics(o.metrics);
+  // Read at scrape time from the renderer's cache (src/render/render-cache.ts).
+  o.metrics.gauge('edgeboot_render_cache_entries', 'Rendered boot scripts held in memory.', () => o.renderer.cacheStats().entries);
+  o.metrics.gauge('edgeboot_render_cache_hits', 'Boot script renders answered from memory since start.', () => o.renderer.cacheStats().hits);
+  o.metrics.gauge('edgeboot_render_cache_misses', 'Boot script renders that ran a template since start.', () => o.renderer.cacheStats().misses);
   const management = createManagementApp(o, m);
   return createBootDispatcher({
     deps: { boot: o.boot, metrics: m, bootRoot: o.bootRoot, loaderDirs: o.loaderDirs },

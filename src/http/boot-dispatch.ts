@@ -10,8 +10,8 @@ import { classifyFile } from '../observe/classify.js';
 import { BufferPool } from './buffer-pool.js';
 import { errorAnswer } from './errors.js';
 import { streamRange } from './file-stream.js';
-import type { HttpMetrics } from './http-metrics.js';
-import { loggablePath } from './request-log.js';
+import { type HttpMetrics, requestRecorder } from './http-metrics.js';
+import { loggablePath, requestLine, requestLineLogger } from './request-log.js';
 import { fileEtag, fileLastModified, planFile } from './routes/conditional.js';
 import { isManagementPath, matchBootRoute } from './routes/dispatch.js';
 import type { BootRouteDeps } from './routes/render-script.js';
@@ -53,6 +53,8 @@ interface Line {
  */
 export function createBootDispatcher(o: BootDispatchOptions): RequestListener {
   const pool = new BufferPool();
+  const lineLog = requestLineLogger(o.log);
+  const record = requestRecorder(o.metrics);
   let activeStreams = 0;
   o.registry.gauge('edgeboot_http_active_streams', 'File streams in progress.', () => activeStreams);
 
@@ -64,17 +66,17 @@ export function createBootDispatcher(o: BootDispatchOptions): RequestListener {
       o.fallback(req, res);
       return;
     }
-    const started = process.hrtime.bigint();
+    // performance.now() is a plain double: no BigInt allocated per request.
+    const started = performance.now();
     const peer = normaliseIp(req.socket.remoteAddress);
-    const logPath = loggablePath(url);
+    const logPath = loggablePath(path);
     const line: Line = { route: 'other' };
     let child: Logger | undefined;
     const log = () => (child ??= o.log.child({ peer, path: logPath }));
     res.on('finish', () => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      o.metrics.requests.inc({ route: line.route, status: String(res.statusCode) });
-      o.metrics.latency.observe(ms / 1000, { route: line.route });
-      const entry = {
+      const ms = performance.now() - started;
+      record(line.route, res.statusCode, ms / 1000);
+      const facts = {
         peer,
         path: logPath,
         method: req.method,
@@ -82,9 +84,8 @@ export function createBootDispatcher(o: BootDispatchOptions): RequestListener {
         ms: Math.round(ms * 10) / 10,
         bytes: Number(res.getHeader('content-length') ?? 0),
         route: line.route,
-        ...line.fields,
       };
-      o.log[line.level ?? 'info'](entry, line.message ?? 'request');
+      lineLog[line.level ?? 'info'](requestLine(facts, line.fields), line.message ?? 'request');
     });
 
     if (o.draining?.()) {
@@ -108,18 +109,19 @@ export function createBootDispatcher(o: BootDispatchOptions): RequestListener {
       const { status, sentence } = errorAnswer(err, log());
       sendText(res, status, `${sentence}\n`);
     };
-    let matched;
+    const reply = (a: RouteAnswer) => {
+      answer(req, res, a, line, fail).catch(fail);
+    };
     try {
-      matched = matchBootRoute(o.deps, facts);
+      const matched = matchBootRoute(o.deps, facts);
       line.route = matched.name;
+      // A route that answers synchronously (/boot.ipxe) is sent without a detour through the microtask queue.
+      const a = matched.answer();
+      if (a instanceof Promise) a.then(reply, fail);
+      else reply(a);
     } catch (err) {
       fail(err);
-      return;
     }
-    Promise.resolve()
-      .then(() => matched.answer())
-      .then((a) => answer(req, res, a, line, fail))
-      .catch(fail);
   };
 
   async function answer(req: IncomingMessage, res: ServerResponse, a: RouteAnswer, line: Line, fail: (err: unknown) => void): Promise<void> {

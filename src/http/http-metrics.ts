@@ -2,14 +2,22 @@ import type { MetricsRegistry } from '../core/metrics.js';
 
 /** HTTP-side metrics, registered once. */
 export function httpMetrics(registry: MetricsRegistry) {
+  const render = registry.histogram('edgeboot_render_seconds', 'Template render latency by kind.', [
+    0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1,
+  ], ['kind']);
+  const renderTimers = new Map<string, { observe: (v: number) => void }>();
   return {
+    render,
+    /** Observe one render's seconds through a label child bound once per kind. */
+    observeRender(kind: string, seconds: number): void {
+      let t = renderTimers.get(kind);
+      if (!t) renderTimers.set(kind, (t = render.inner.labels({ kind })));
+      t.observe(seconds);
+    },
     requests: registry.counter('edgeboot_http_requests_total', 'HTTP requests by route and status.', ['route', 'status']),
     latency: registry.histogram('edgeboot_http_request_seconds', 'HTTP request latency by route.', [
       0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30,
     ], ['route']),
-    render: registry.histogram('edgeboot_render_seconds', 'Template render latency by kind.', [
-      0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1,
-    ], ['kind']),
     renderFailures: registry.counter('edgeboot_render_failures_total', 'Renders that failed, by kind.', ['kind']),
     answersRefused: registry.counter('edgeboot_answers_refused_total', 'Answer-file requests refused, by reason.', ['reason']),
     streamsBusy: registry.counter('edgeboot_http_streams_refused_total', 'File streams refused because the stream limit was reached.'),
@@ -18,3 +26,21 @@ export function httpMetrics(registry: MetricsRegistry) {
 
 /** The HTTP metric set. */
 export type HttpMetrics = ReturnType<typeof httpMetrics>;
+
+/**
+ * Count a finished request and observe its latency through label children bound once per (route, status):
+ * the same series as `requests.inc` / `latency.observe`, without sorting and validating labels per request.
+ */
+export function requestRecorder(m: HttpMetrics): (route: string, status: number, seconds: number) => void {
+  const counters = new Map<string, { inc: (by?: number) => void }>();
+  const timers = new Map<string, { observe: (v: number) => void }>();
+  return (route, status, seconds) => {
+    const key = `${route} ${status}`;
+    let c = counters.get(key);
+    if (!c) counters.set(key, (c = m.requests.inner.labels({ route, status: String(status) })));
+    c.inc();
+    let t = timers.get(route);
+    if (!t) timers.set(route, (t = m.latency.inner.labels({ route })));
+    t.observe(seconds);
+  };
+}

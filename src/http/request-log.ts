@@ -2,11 +2,48 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { Counter, Histogram } from '../core/metrics.js';
 import { normaliseIp } from '../core/ip.js';
+import { TOP_LEVEL_REDACT_PATHS } from '../core/log.js';
 
 /** The path as it may appear in a log line or metric: no query string, answer capabilities masked. */
 export function loggablePath(url: string): string {
   const path = url.split('?')[0] ?? '';
   return path.replace(/^\/answers\/([^/]+)\/[^/]+/, '/answers/$1/[capability]').slice(0, 200);
+}
+
+/**
+ * The logger request lines go through: the root's, with redaction limited to top-level fields. A request line
+ * is flat (see `requestLine`), so the root's nested-path rules could match nothing in it, and pino applies a
+ * wildcard rule to every field of every line: that was a tenth of a rendered script's CPU.
+ */
+export function requestLineLogger(root: Logger): Logger {
+  return root.child({}, { redact: { paths: TOP_LEVEL_REDACT_PATHS, censor: '[redacted]' } });
+}
+
+/** The facts of one finished request. */
+export interface RequestFacts {
+  peer: string;
+  path: string;
+  method: string | undefined;
+  status: number;
+  ms: number;
+  bytes: number;
+  route: string;
+}
+
+/**
+ * The request line: the facts, then a route's extra fields, flat — a field whose value is an object (which
+ * top-level redaction could not look into) is left out.
+ */
+export function requestLine(facts: RequestFacts, fields: Record<string, unknown> | undefined): Record<string, unknown> {
+  const line: Record<string, unknown> = facts as unknown as Record<string, unknown>;
+  if (fields) {
+    for (const k of Object.keys(fields)) {
+      const v = fields[k];
+      if (v !== null && (typeof v === 'object' || typeof v === 'function')) continue;
+      line[k] = v;
+    }
+  }
+  return line;
 }
 
 /**

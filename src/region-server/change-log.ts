@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { WireChanges, WireNode, WireSelection, WireSnapshot } from '../contract/index.js';
 import { type Scope, type ScopedEntry, scopedDelta, touchedAfter } from './cluster-view.js';
 
@@ -9,6 +10,22 @@ import { type Scope, type ScopedEntry, scopedDelta, touchedAfter } from './clust
 interface Entry extends ScopedEntry {
   config: boolean;
   selections: boolean;
+}
+
+/**
+ * What a restarted region needs to go on answering deltas from where it stopped: the revision it served last and
+ * a digest of every node, the config and the selections as served then (digests only: no node body, no token).
+ */
+export interface ChangeLogState {
+  revision: number;
+  nodes: Record<string, string>;
+  config: string;
+  selections: string;
+}
+
+/** A short digest of one served JSON text (enough to tell a changed node from an unchanged one). */
+function digest(text: string): string {
+  return createHash('sha256').update(text).digest('base64url').slice(0, 22);
 }
 
 /** Why a `since` cannot be answered with a delta (both mean: re-list through the snapshot). */
@@ -26,12 +43,34 @@ export class ChangeLog {
   #config = '';
   #selections = '';
   #snapshot: WireSnapshot | undefined;
+  /** Node digests of the last `state()`, by id, with the text they were made from. */
+  #digests = new Map<string, { text: string; digest: string }>();
+  /** The state a previous process left: the first snapshot recorded is compared with it instead of being the base. */
+  #resumed: ChangeLogState | undefined;
 
-  /** Start at `start` (the oldest `since` answerable until history fills), keeping the newest `keep` revisions. */
-  constructor(start: number, keep = 10_000) {
-    this.#revision = start;
-    this.#floor = start;
+  /**
+   * Start at `start` (the oldest `since` answerable until history fills), keeping the newest `keep` revisions;
+   * with `resume`, go on from the revision a previous process served instead (its `since` is answerable).
+   */
+  constructor(start: number, keep = 10_000, resume?: ChangeLogState) {
+    this.#revision = resume?.revision ?? start;
+    this.#floor = this.#revision;
     this.#keep = keep;
+    this.#resumed = resume;
+  }
+
+  /** The state to keep on disk for `resume` (call after `record`); only nodes whose text changed since the last call are hashed again. */
+  state(): ChangeLogState {
+    const nodes: Record<string, string> = {};
+    const digests = new Map<string, { text: string; digest: string }>();
+    for (const [id, text] of this.#nodes) {
+      const before = this.#digests.get(id);
+      const d = before && before.text === text ? before : { text, digest: digest(text) };
+      digests.set(id, d);
+      nodes[id] = d.digest;
+    }
+    this.#digests = digests;
+    return { revision: this.#revision, nodes, config: digest(this.#config), selections: digest(this.#selections) };
   }
 
   /** The revision of the snapshot being served. */
@@ -54,13 +93,36 @@ export class ChangeLog {
       scopes.set(n.system_id, n.cluster ?? null);
       current.set(n.system_id, n);
     }
-    const first = this.#snapshot === undefined;
+    const config = JSON.stringify(s.config);
+    const selections = JSON.stringify(s.boot_selections);
+    const resumed = this.#snapshot === undefined ? this.#resumed : undefined;
+    this.#resumed = undefined;
+    const first = this.#snapshot === undefined && !resumed;
     const changed: string[] = [];
     const removed: string[] = [];
     const changedFrom: Scope[] = [];
     const changedTo: Scope[] = [];
     const removedFrom: Scope[] = [];
-    if (!first) {
+    let configChanged = false;
+    let selectionsChanged = false;
+    if (resumed) {
+      // A restart: compare with what the previous process served, by digest. Its clusters were not kept, so
+      // each node counts as having been in every cluster's view: a cluster that never had it drops nothing.
+      const before = new Map(Object.entries(resumed.nodes));
+      for (const [id, text] of nodes) {
+        if (before.get(id) === digest(text)) continue;
+        changed.push(id);
+        changedTo.push(scopes.get(id)!);
+        changedFrom.push(null);
+      }
+      for (const id of before.keys()) {
+        if (nodes.has(id)) continue;
+        removed.push(id);
+        removedFrom.push(null);
+      }
+      configChanged = resumed.config !== digest(config);
+      selectionsChanged = resumed.selections !== digest(selections);
+    } else if (!first) {
       for (const [id, text] of nodes) {
         if (this.#nodes.get(id) === text) continue;
         changed.push(id);
@@ -72,9 +134,9 @@ export class ChangeLog {
         removed.push(id);
         removedFrom.push(this.#scopes.get(id)!);
       }
+      configChanged = config !== this.#config;
+      selectionsChanged = selections !== this.#selections;
     }
-    const config = JSON.stringify(s.config);
-    const selections = JSON.stringify(s.boot_selections);
     const entry: Entry = {
       revision: this.#revision + 1,
       changed,
@@ -82,9 +144,9 @@ export class ChangeLog {
       changedTo,
       removed,
       removedFrom,
-      settings: !first && (config !== this.#config || selections !== this.#selections),
-      config: !first && config !== this.#config,
-      selections: !first && selections !== this.#selections,
+      settings: configChanged || selectionsChanged,
+      config: configChanged,
+      selections: selectionsChanged,
     };
     this.#nodes = nodes;
     this.#scopes = scopes;

@@ -17,6 +17,8 @@ export interface RegionServerOptions {
   /** Longest `?wait=` honoured. */
   maxWaitSeconds?: number;
   watch?: boolean;
+  /** Folder for the revision state (region-revisions.json): a restarted region answers deltas from where it stopped. */
+  stateDir?: string;
 }
 
 /** The serialised snapshot every cluster is served, with its ETag. */

@@ -28,7 +28,7 @@ export class RegionServer implements RegionBackend {
     if (store) this.data = store;
     else {
       if (!options.inventory) throw new EdgebootError('E_CONFIG', 'the region needs an inventory path or a database');
-      this.data = new YamlStore({ inventory: options.inventory, log: options.log, watch: options.watch });
+      this.data = new YamlStore({ inventory: options.inventory, log: options.log, watch: options.watch, stateDir: options.stateDir });
     }
   }
 

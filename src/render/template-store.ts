@@ -32,6 +32,7 @@ export class TemplateStore {
   readonly #compiled: Array<Map<string, CompiledTemplate>>;
   readonly #errors = new Map<string, string>();
   readonly #eta: Record<Kind, Eta>;
+  #version = 0;
 
   constructor(layers: string[]) {
     this.#layers = [...layers];
@@ -72,18 +73,24 @@ export class TemplateStore {
     }
     this.#compiled[layer]!.set(key, { kind, name, layer, origin, fn });
     this.#errors.delete(errKey);
+    this.#version++;
     return undefined;
   }
 
   /** Forget a template whose file was removed. */
   remove(layer: number, kind: Kind, name: string): void {
-    this.#compiled[layer]?.delete(`${kind}/${name}`);
+    if (this.#compiled[layer]?.delete(`${kind}/${name}`)) this.#version++;
     this.#errors.delete(`${layer}:${kind}/${name}`);
   }
 
   /** Current compile errors (templates serving their last good version, or absent). */
   errors(): string[] {
     return [...this.#errors.values()];
+  }
+
+  /** Changes with every template stored or removed: what rendered text cached from these templates depends on. */
+  get version(): number {
+    return this.#version;
   }
 
   /** Number of compiled templates across all layers. */

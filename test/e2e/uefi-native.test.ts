@@ -6,7 +6,7 @@ import { type EdgebootRun, deployingDebianInventory, startEdgeboot } from './lib
 import { type Lab, createLab } from './lib/lab.js';
 import { FIRMWARE, IPXE_LOADERS, REPO_ROOT } from './lib/paths.js';
 import { requireRoot, requireTools } from './lib/process.js';
-import { type GuestRun, bootGuest } from './lib/qemu.js';
+import { type GuestRun, HTTP_BOOT_ONLY, bootGuest } from './lib/qemu.js';
 import { type GuestReport, describeLogs, parseGuestReport } from './lib/serial-log.js';
 import { type SiteDhcp, type SiteDhcpMode, startSiteDhcp } from './lib/site-dhcp.js';
 import { waitFor } from './lib/wait.js';
@@ -20,8 +20,6 @@ import { waitFor } from './lib/wait.js';
 
 const BOOT_LIMIT_SECONDS = 240;
 const HOOK = join(REPO_ROOT, 'dist/src/dhcp-hooks/lease-hook.js');
-/** Switch OVMF's PXE off so its boot manager goes to UEFI HTTP Boot (its next network boot option). */
-const HTTP_BOOT_ONLY = ['-fw_cfg', 'name=opt/org.tianocore/IPv4PXESupport,string=n', '-fw_cfg', 'name=opt/org.tianocore/IPv6PXESupport,string=n'];
 
 interface NativeCase {
   title: string;

@@ -15,7 +15,7 @@ export interface BootRouteDeps {
 
 /** Render one script or answer file for a node and answer it uncached; failures are counted by kind and rethrown. */
 export async function renderScript(d: BootRouteDeps, req: RouteRequest, kind: Kind, mac?: MacAddress, uuid?: SystemUuid): Promise<RouteAnswer> {
-  const started = process.hrtime.bigint();
+  const started = performance.now();
   try {
     const answer = await d.boot.render({
       kind,
@@ -26,7 +26,7 @@ export async function renderScript(d: BootRouteDeps, req: RouteRequest, kind: Ki
       localAddress: req.localAddress,
       via: 'http',
     });
-    d.metrics.render.observe(Number(process.hrtime.bigint() - started) / 1e9, { kind });
+    d.metrics.observeRender(kind, (performance.now() - started) / 1000);
     return {
       status: 200,
       headers: { 'Content-Type': CONTENT_TYPES[kind], 'Cache-Control': 'no-store' },

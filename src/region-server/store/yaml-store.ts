@@ -9,6 +9,7 @@ import { InventorySource } from '../../sync/inventory/index.js';
 import { NodeStore } from '../../sync/nodes/index.js';
 import { ChangeLog, type ChangesRefusal } from '../change-log.js';
 import { inView } from '../cluster-view.js';
+import { loadRevisionState, revisionFilePath, saveRevisionState } from '../revision-file.js';
 import { nodeOfToken, type PresentedToken } from '../install-signal.js';
 import { appendNode, discoveredFile, type FileEdit, putNodesInFiles, removeNodesFromFiles, restoreText, setNodeStatus, snapshotText } from '../inventory-writer.js';
 import { archOfDiscovery } from './discovery-node.js';
@@ -27,6 +28,8 @@ export interface YamlStoreOptions {
   watch?: boolean;
   /** Revisions of history kept in memory; an older `since` gets 410 (default 10,000). */
   keepRevisions?: number;
+  /** Folder for the revision state (region-revisions.json): a restarted region answers deltas from where it stopped. */
+  stateDir?: string;
 }
 
 /** The file-backed region store (the default): the inventory files are the truth, this process their only writer; the feed's history is in memory. */
@@ -47,11 +50,14 @@ export class YamlStore implements RegionStore {
   #writes: Promise<unknown> = Promise.resolve();
   // Revisions start from the clock in milliseconds, so a restarted region never hands out a revision an
   // earlier process already used (its history is in memory only: an older `since` gets 410 and re-lists).
+  // With a state dir, it goes on from the revision the previous process served (revision-file.ts).
   readonly #changes: ChangeLog;
+  #stateError: string | undefined;
 
   constructor(options: YamlStoreOptions) {
     this.#o = options;
-    this.#changes = new ChangeLog(Date.now(), options.keepRevisions);
+    const stateFile = options.stateDir ? revisionFilePath(options.stateDir) : undefined;
+    this.#changes = new ChangeLog(Date.now(), options.keepRevisions, stateFile ? loadRevisionState(stateFile, options.log) : undefined);
     this.#inventory = new InventorySource({ path: options.inventory, store: this.nodes, log: options.log.child({ part: 'inventory' }), watch: options.watch });
     this.nodes.onSwap((s) => {
       const wire = snapshotToWire(s, '');
@@ -60,11 +66,24 @@ export class YamlStore implements RegionStore {
       const hash = createHash('sha256').update(inner).digest('hex').slice(0, 32);
       if (this.#wire && this.#wire.etag === `"${hash}"`) return;
       this.#changes.record(wire);
+      if (stateFile) this.#saveRevisions(stateFile);
       const version = hash.slice(0, 16);
       const revision = this.#changes.revision;
       this.#wire = { etag: `"${hash}"`, version, revision, body: Buffer.from(`{"version":"${version}","revision":${revision},${inner}`), nodes: s.nodes.length };
       this.#waiters.wakeAll();
     });
+  }
+
+  /** Keep the revision state before the revision is served; a failure is logged once per kind, serving goes on. */
+  #saveRevisions(file: string): void {
+    try {
+      saveRevisionState(file, this.#o.stateDir!, this.#changes.state());
+      this.#stateError = undefined;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? messageOf(err);
+      if (code !== this.#stateError) this.#o.log.error({ path: file, err: messageOf(err) }, 'cannot keep the revision state; after a restart racks will re-list once');
+      this.#stateError = code;
+    }
   }
 
   async start(): Promise<void> {

@@ -68,10 +68,17 @@ export class RegionClient {
     return this.#bases[this.#at]!;
   }
 
-  /** Move to the next replica (after a failure); with one URL this changes nothing. */
-  #failOver(): void {
-    this.#at = (this.#at + 1) % this.#bases.length;
+  /**
+   * Move past replica `from` after a request to it failed; with one URL this changes nothing. Only a failure of the
+   * replica in use moves: the follower and the reporters share this client, and several requests failing at once
+   * (one replica dying under all of them) must move it once, not flip it back to the dead one.
+   */
+  #failOver(from: number): void {
+    if (this.#at === from) this.#at = (from + 1) % this.#bases.length;
   }
+
+  /** Which replica each response came from (a 5xx moves past that one). */
+  readonly #answeredBy = new WeakMap<IncomingMessage, number>();
 
   /** Index of the replica requests go to now. */
   get current(): number {
@@ -141,6 +148,7 @@ export class RegionClient {
       });
       await this.#loading;
     }
+    const at = this.#at;
     const url = this.#url(path);
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     const headers: Record<string, string> = { accept: 'application/json', ...options.headers, authorization: `Bearer ${this.#token}` };
@@ -150,16 +158,19 @@ export class RegionClient {
     }
     const timeout = (options.waitSeconds ?? 0) * 1000 + (this.#o.timeoutMs ?? 15_000);
     return new Promise((resolve, reject) => {
-      const req = send(url, { method, headers, agent: this.#agent, signal: options.signal }, resolve);
+      const req = send(url, { method, headers, agent: this.#agent, signal: options.signal }, (res) => {
+        this.#answeredBy.set(res, at);
+        resolve(res);
+      });
       req.setTimeout(timeout, () => req.destroy(Object.assign(new Error(`no answer within ${timeout} ms`), { code: 'ETIMEDOUT' })));
       req.on('error', (err) => {
         if (options.signal?.aborted) reject(err);
         else {
           const failure = classifyNetworkError(err);
           const what = failure === 'tls' ? 'TLS failure talking to' : 'cannot reach';
-          const where = this.where;
+          const where = safeUrl(this.#urls[at]!);
           // The next attempt (after the caller's backoff) goes to the next replica.
-          this.#failOver();
+          this.#failOver(at);
           reject(new RegionError(failure, `${what} region ${where}: ${messageOf(err)}`, { cause: err }));
         }
       });
@@ -172,9 +183,10 @@ export class RegionClient {
     const status = res.statusCode ?? 0;
     if (resource && status === 404) throw new RegionError('http', `region ${this.where} has no ${what} (HTTP 404)`, { status });
     const failure = classifyStatus(status) ?? 'http';
-    const where = this.where;
+    const at = this.#answeredBy.get(res) ?? this.#at;
+    const where = safeUrl(this.#urls[at]!);
     // A replica that answers 5xx (its database gone, shutting down) is left for the next one.
-    if (status >= 500) this.#failOver();
+    if (status >= 500) this.#failOver(at);
     const said = body ? `: ${printable(body.replace(/\s+/g, ' '), 160)}` : '';
     const meaning =
       failure === 'unauthorized'
@@ -218,7 +230,10 @@ export class RegionClient {
       if ((err as { code?: unknown }).code?.toString().startsWith('Z_')) {
         throw new RegionError('malformed', `region ${this.where} sent a gzip ${what} that does not decompress: ${messageOf(err)}`, { cause: err });
       }
-      throw new RegionError('unreachable', `region ${this.where} dropped the ${what} transfer: ${messageOf(err)}`, { cause: err });
+      // A replica that dies in the middle of a body is left for the next one, like one that refuses the connection.
+      const at = this.#answeredBy.get(res) ?? this.#at;
+      this.#failOver(at);
+      throw new RegionError('unreachable', `region ${safeUrl(this.#urls[at]!)} dropped the ${what} transfer: ${messageOf(err)}`, { cause: err });
     }
   }
 

@@ -18,23 +18,25 @@ async function findFile(dir: string, test: (name: string) => boolean): Promise<s
 /**
  * The arm64 guest kit: Debian's signed arm64 kernel (the package `linux-image-arm64` points at) and a busybox
  * initrd with arm64 `busybox-static` and the same /init as the amd64 kit, whose virtio-net modules it loads.
- * Downloaded through a private arm64 apt configuration (the host's dpkg architectures are not changed), cached
- * under `cacheRoot()` by kernel version and recipe, built in a private folder and renamed into place.
+ * Downloaded through a private arm64 apt configuration (the host's dpkg architectures are not changed) from the host's
+ * own release, cached under `cacheRoot()` by release, kernel version and recipe, built in a private folder and renamed into place.
  */
 export async function ensureArm64Artefacts(log: (line: string) => void = () => {}): Promise<BootArtefacts> {
   const root = cacheRoot();
   await mkdir(root, { recursive: true });
   const recipe = createHash('sha256').update(GUEST_INIT).update(GUEST_MODULES.join(' ')).update(UDHCPC_SCRIPT).digest('hex').slice(0, 12);
-  const cached = (await readdir(root)).find((n) => n.startsWith('arm64-') && n.endsWith(`_${recipe}`) && existsSync(join(root, n, 'ready')));
+  // The kit follows the host's release (a trixie root boots trixie's kernel), which names the cache folder.
+  const suite = hostSuite();
+  const prefix = `arm64-${suite}-`;
+  const cached = (await readdir(root)).find((n) => n.startsWith(prefix) && n.endsWith(`_${recipe}`) && existsSync(join(root, n, 'ready')));
   if (cached) {
     const dir = join(root, cached);
-    const [abi, version] = cached.slice('arm64-'.length).split('_');
+    const [abi, version] = cached.slice(prefix.length).split('_');
     return { kernelAbi: abi!, packageVersion: version!, kernel: join(dir, 'kernel'), initrd: join(dir, 'initrd'), dir, built: false };
   }
   const work = join(root, `.arm64-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
     for (const d of ['lists/partial', 'cache/archives/partial', 'debs', 'pkg', 'initrd']) await mkdir(join(work, d), { recursive: true });
-    const suite = hostSuite();
     await writeFile(join(work, 'sources.list'), `deb [arch=arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${hostMirror()} ${suite} main\n`);
     const apt = privateApt(work, 'arm64');
     log(`building the arm64 guest kit from Debian ${suite}`);
@@ -56,7 +58,10 @@ export async function ensureArm64Artefacts(log: (line: string) => void = () => {
     if (!vmlinuz) throw new Error(`${pkg} holds no vmlinuz`);
     const ir = join(work, 'initrd');
     for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'lib/modules']) await mkdir(join(ir, d), { recursive: true });
-    await copyFile(join(work, 'bb/bin/busybox'), join(ir, 'bin/busybox'));
+    // bookworm's busybox-static ships bin/busybox, trixie's (merged /usr) usr/bin/busybox.
+    const busybox = ['bin/busybox', 'usr/bin/busybox'].map((p) => join(work, 'bb', p)).find((p) => existsSync(p));
+    if (!busybox) throw new Error('busybox-static holds neither bin/busybox nor usr/bin/busybox');
+    await copyFile(busybox, join(ir, 'bin/busybox'));
     await chmod(join(ir, 'bin/busybox'), 0o755);
     await writeFile(join(ir, 'init'), GUEST_INIT, { mode: 0o755 });
     await writeFile(join(ir, 'etc/udhcpc.script'), UDHCPC_SCRIPT, { mode: 0o755 });
@@ -78,7 +83,7 @@ export async function ensureArm64Artefacts(log: (line: string) => void = () => {
     await copyFile(vmlinuz, join(stage, 'kernel'));
     await run('sh', ['-c', 'find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -9 > "$1"', 'sh', join(stage, 'initrd')], { cwd: ir });
     await writeFile(join(stage, 'ready'), `${pkg} ${version}\n`);
-    const dir = join(root, `arm64-${abi}_${version}_${recipe}`.replace(/[^A-Za-z0-9.+~_-]/g, '_'));
+    const dir = join(root, `${prefix}${abi}_${version}_${recipe}`.replace(/[^A-Za-z0-9.+~_-]/g, '_'));
     try {
       await rename(stage, dir);
     } catch (err) {

@@ -94,18 +94,22 @@ export function deployingDebianInventory(mac: string, hostname: string, tag: str
   return {
     config: { debian_archive: 'http://deb.debian.org/debian', metadata_url: 'http://region.invalid:5240/MAAS/metadata/' },
     boot_selections: [{ os: 'debian', release: 'trixie', arches: ['amd64'], subarches: ['generic'], labels: ['stable'] }],
-    nodes: [
-      {
-        system_id: `${tag}${randomBytes(3).toString('hex')}`,
-        hostname,
-        macs: [mac],
-        arch: 'amd64/generic',
-        status: 'deploying',
-        osystem: 'debian',
-        release: 'trixie',
-        kernel_opts: 'console=ttyS0 panic=-1',
-        token: { consumer_key: `ck-${tag}`, token_key: `tk-${tag}`, token_secret: `ts-${tag}` },
-      },
-    ],
+    nodes: [deployingDebianNode(mac, hostname, tag)],
+  };
+}
+
+/** One node deploying Debian trixie on the serial console; `secret` (default `ts-<tag>`) is its token secret. */
+export function deployingDebianNode(mac: string, hostname: string, tag: string, secret = `ts-${tag}`): Record<string, unknown> {
+  return {
+    system_id: `${tag}${randomBytes(3).toString('hex')}`,
+    hostname,
+    macs: [mac],
+    arch: 'amd64/generic',
+    status: 'deploying',
+    osystem: 'debian',
+    release: 'trixie',
+    // panic=-1: a kernel panic reboots at once, and -no-reboot turns that into a quick exit.
+    kernel_opts: 'console=ttyS0 panic=-1',
+    token: { consumer_key: `ck-${tag}`, token_key: `tk-${tag}`, token_secret: secret },
   };
 }

@@ -45,7 +45,7 @@ export function packageFile(pkg: string, name: string, preferUnder = '/usr/'): s
   return hits.find((f) => f.startsWith(preferUnder)) ?? hits[0] ?? `/${pkg}-package-has-no/${name}`;
 }
 
-/** Firmware and NIC ROM files from Debian's ipxe-qemu and ovmf packages, wherever this release puts them. */
+/** Firmware and NIC ROM files from Debian's ipxe-qemu, ovmf and qemu-efi-aarch64 packages, wherever this release puts them. */
 export const FIRMWARE = {
   biosRom: packageFile('ipxe-qemu', 'pxe-e1000.rom'),
   ovmfCode: packageFile('ovmf', 'OVMF_CODE_4M.fd'),
@@ -53,6 +53,9 @@ export const FIRMWARE = {
   /** Secure Boot OVMF (SMM) and a variable store with Microsoft's keys enrolled. */
   ovmfSecbootCode: packageFile('ovmf', 'OVMF_CODE_4M.secboot.fd'),
   ovmfMsVars: packageFile('ovmf', 'OVMF_VARS_4M.ms.fd'),
+  /** arm64 UEFI (AAVMF, EDK2's ArmVirtQemu) for `qemu-system-aarch64 -M virt`. */
+  aavmfCode: packageFile('qemu-efi-aarch64', 'AAVMF_CODE.fd'),
+  aavmfVars: packageFile('qemu-efi-aarch64', 'AAVMF_VARS.fd'),
 } as const;
 
 /**
@@ -71,7 +74,7 @@ export const IPXE_LOADERS = {
 
 /** The Debian package each located file comes from, for `requireTools`' error message. */
 export const PACKAGE_OF_FILE: Record<string, string> = Object.fromEntries([
-  ...Object.values(FIRMWARE).map((f) => [f, f.includes('OVMF') ? 'ovmf' : 'ipxe-qemu']),
+  ...Object.values(FIRMWARE).map((f) => [f, f.includes('OVMF') ? 'ovmf' : f.includes('AAVMF') ? 'qemu-efi-aarch64' : 'ipxe-qemu']),
   [EFI_E1000_ROM, 'ipxe-qemu'],
   ...Object.values(IPXE_LOADERS).map((f) => [f, 'ipxe']),
 ]);

@@ -1,5 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,49 +5,17 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BootResult } from '../../support/storm-machine.js';
 import { machinesFor, runStorm, type StormSummary } from '../../support/storm-run.js';
-import { packageRoot } from '../../../src/config/config.js';
 import type { TestAppliance } from '../../support/appliance.js';
 import { waitFor } from '../../support/appliance.js';
 import { deployingNodes, leakedSecrets, secretsIn, targetFor, tftpPort, writePayloads } from '../../support/drill.js';
 import { TOKENS, startRack } from '../../support/region-harness.js';
 import { freePort } from '../../support/processes.js';
+import { RegionProcess } from '../../support/region-process.js';
 
 const machines = machinesFor(40, '127.40');
 const nodes = deployingNodes(machines);
-
-/** `edgeboot region` as a real process, so "killed" means SIGKILL. */
-class RegionProcess {
-  child: ChildProcess | undefined;
-  log = '';
-  constructor(
-    readonly dir: string,
-    readonly port: number,
-  ) {}
-
-  async start(): Promise<void> {
-    const args = ['region', '--inventory', join(this.dir, 'inventory.yaml'), '--tokens', join(this.dir, 'tokens.yaml'), '--listen', `127.0.0.1:${this.port}`, '--log-level', 'info'];
-    const child = spawn(process.execPath, [join(packageRoot(), 'dist/src/cli/edgeboot.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    child.stdout!.on('data', (d: Buffer) => {
-      this.log += d.toString();
-    });
-    child.stderr!.on('data', (d: Buffer) => {
-      this.log += d.toString();
-    });
-    await waitFor(async () => {
-      const res = await fetch(`http://127.0.0.1:${this.port}/api/v1/clusters/rack-a/snapshot`, { headers: { authorization: `Bearer ${TOKENS.rackA}` } }).catch(() => undefined);
-      await res?.arrayBuffer();
-      return res?.status === 200;
-    }, 15_000, 'the region to answer');
-  }
-
-  async kill(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGKILL');
-    await once(child, 'exit');
-  }
-}
+// The region counts as up once it serves the cluster's snapshot.
+const SERVING = { path: '/api/v1/clusters/rack-a/snapshot', headers: { authorization: `Bearer ${TOKENS.rackA}` } };
 
 describe('drill: the region killed and restarted during a storm', () => {
   let dir: string;
@@ -64,8 +30,8 @@ describe('drill: the region killed and restarted during a storm', () => {
     dir = mkdtempSync(join(tmpdir(), 'edgeboot-drill-region-'));
     writeFileSync(join(dir, 'inventory.yaml'), stringify({ nodes }));
     writeFileSync(join(dir, 'tokens.yaml'), stringify({ clusters: { 'rack-a': TOKENS.rackA }, admin: TOKENS.admin }), { mode: 0o600 });
-    region = new RegionProcess(dir, await freePort());
-    await region.start();
+    region = new RegionProcess('region', await freePort(), ['--inventory', join(dir, 'inventory.yaml'), '--tokens', join(dir, 'tokens.yaml')]);
+    await region.start(SERVING);
     rack = await startRack(`http://127.0.0.1:${region.port}`, { extra: { tftp: { enabled: true, port: 0 }, loader_dirs: [] } });
     const p = writePayloads(rack.bootRoot);
     await waitFor(() => rack.app.store.status().nodes === machines.length, 10_000, 'the rack to load the region snapshot');
@@ -80,7 +46,7 @@ describe('drill: the region killed and restarted during a storm', () => {
       outageWindow.from = Date.now();
       await new Promise((r) => setTimeout(r, 1800));
       outageWindow.to = Date.now();
-      await region.start();
+      await region.start(SERVING);
     })();
     const observed = await runStorm(machines, targetFor(rack.base, tftpPort(rack.app), p, { rateBytesPerSec: 1024 * 1024 }), 1000);
     await outage;

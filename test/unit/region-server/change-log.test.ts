@@ -45,4 +45,46 @@ describe('ChangeLog', () => {
     expect(log.since(12)).toMatchObject({ revision: 14, nodes_changed: [node('a', 'broken')] });
     expect(log.since(15)).toEqual({ gone: 'ahead', revision: 14 });
   });
+
+  it('resumes from the state a previous process left: the first load is compared with it, not taken as the base', () => {
+    const before = new ChangeLog(100);
+    before.record(snap([node('a'), node('b')]));
+    before.record(snap([node('a', 'ready'), node('b')])); // 101
+    const state = before.state();
+    expect(state.revision).toBe(101);
+    expect(JSON.stringify(state)).not.toContain('h-a');
+    // A restarted process with c added, b changed and the config changed answers since=101 with a delta.
+    const after = new ChangeLog(999_999, 10_000, state);
+    expect(after.revision).toBe(101);
+    expect(after.record(snap([node('a', 'ready'), node('b', 'broken'), node('c')], { kernel_opts: 'quiet' }))).toBe(true);
+    expect(after.revision).toBe(102);
+    expect(after.since(101)).toEqual({ revision: 102, nodes_changed: [node('b', 'broken'), node('c')], nodes_removed: [], config: { kernel_opts: 'quiet' } });
+    // What the previous process answered before its last revision is gone: re-list.
+    expect(after.since(100)).toEqual({ gone: 'too-old', revision: 102 });
+  });
+
+  it('a restarted process with unchanged contents stays at the revision it resumed, and removals are seen', () => {
+    const before = new ChangeLog(5);
+    before.record(snap([node('a'), node('b')]));
+    const same = new ChangeLog(0, 10_000, before.state());
+    expect(same.record(snap([node('a'), node('b')]))).toBe(false);
+    expect(same.since(5)).toEqual({ revision: 5, nodes_changed: [], nodes_removed: [] });
+    const fewer = new ChangeLog(0, 10_000, before.state());
+    expect(fewer.record(snap([node('a')]))).toBe(true);
+    expect(fewer.since(5)).toEqual({ revision: 6, nodes_changed: [], nodes_removed: ['b'] });
+  });
+
+  it('state() after a change carries the changed node\'s new digest and keeps the others', () => {
+    const log = new ChangeLog(1);
+    log.record(snap([node('a'), node('b')]));
+    const one = log.state();
+    log.record(snap([node('a'), node('b', 'ready')]));
+    const two = log.state();
+    expect(two.revision).toBe(2);
+    expect(two.nodes.a).toBe(one.nodes.a);
+    expect(two.nodes.b).not.toBe(one.nodes.b);
+    // Resuming from it answers nothing new for the same contents.
+    const again = new ChangeLog(0, 10, two);
+    expect(again.record(snap([node('a'), node('b', 'ready')]))).toBe(false);
+  });
 });
