@@ -87,4 +87,24 @@ describe('ChangeLog', () => {
     const again = new ChangeLog(0, 10, two);
     expect(again.record(snap([node('a'), node('b', 'ready')]))).toBe(false);
   });
+
+  it('per cluster: a move X->Y is removed for X and changed for Y; unscoped nodes reach every cluster; a resumed log keeps Y\'s changes Y\'s', () => {
+    const inX = (id: string, status = 'deployed') => ({ ...node(id, status), cluster: 'x' });
+    const inY = (id: string, status = 'deployed') => ({ ...node(id, status), cluster: 'y' });
+    const log = new ChangeLog(0);
+    log.record(snap([inX('a'), inY('b'), node('u')]));
+    log.record(snap([inY('a'), inY('b'), node('u')])); // 1: a moves x -> y
+    expect(log.since(0, 'x')).toEqual({ revision: 1, nodes_changed: [], nodes_removed: ['a'] });
+    expect(log.since(0, 'y')).toEqual({ revision: 1, nodes_changed: [inY('a')], nodes_removed: [] });
+    log.record(snap([inY('a'), inY('b', 'ready'), node('u')])); // 2: only y
+    expect(log.touchedAfter(1, 'x')).toBe(false);
+    expect(log.touchedAfter(1, 'y')).toBe(true);
+    log.record(snap([inY('a'), inY('b', 'ready'), node('u', 'ready')])); // 3: unscoped
+    expect(log.since(2, 'x')).toEqual({ revision: 3, nodes_changed: [node('u', 'ready')], nodes_removed: [] });
+    expect(log.since(2, 'y')).toEqual({ revision: 3, nodes_changed: [node('u', 'ready')], nodes_removed: [] });
+    const resumed = new ChangeLog(0, 10, log.state());
+    resumed.record(snap([inY('a'), inY('b', 'broken'), node('u', 'ready')]));
+    expect(resumed.since(3, 'y')).toEqual({ revision: 4, nodes_changed: [inY('b', 'broken')], nodes_removed: [] });
+    expect((resumed.since(3, 'x') as { nodes_changed: unknown[] }).nodes_changed).toEqual([]);
+  });
 });
