@@ -8,11 +8,10 @@
  * Run: npm run bench:build && node dist-bench/bench/fleet/feed.js [--nodes N] [--racks R] [--full]
  *      (--full = 100,000 nodes, 200 racks; default 20,000 nodes, 200 racks)
  */
-import { spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { startRegionChild } from './region-child.js';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(name);
@@ -22,9 +21,6 @@ const FULL = process.argv.includes('--full');
 const N = arg('--nodes', FULL ? 100_000 : 20_000);
 const R = arg('--racks', 200);
 const TOKEN = 'bench-cluster-token-0123456789';
-const here = fileURLToPath(new URL('.', import.meta.url));
-// The product as built by `npm run build` (dist/), not the copy bench/tsconfig.json compiles alongside.
-const CLI = resolve(here, '../../../dist/src/cli/edgeboot.js');
 
 async function writeInventory(file: string, changed: number | undefined): Promise<void> {
   const out = createWriteStream(`${file}.tmp`);
@@ -56,21 +52,6 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-function startRegion(dir: string): Promise<{ port: number; pid: number; stop: () => void; reload: () => void }> {
-  const child = spawn(process.execPath, [CLI, 'region', '--inventory', join(dir, 'inventory.json'), '--tokens', join(dir, 'tokens.yaml'), '--listen', '127.0.0.1:0'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolvePort, reject) => {
-    let buf = '';
-    child.stdout.on('data', (c: Buffer) => {
-      buf += c.toString();
-      const m = /"port":(\d+)[^\n]*"region listening"/.exec(buf);
-      if (m) resolvePort({ port: Number(m[1]), pid: child.pid!, stop: () => child.kill('SIGTERM'), reload: () => child.kill('SIGHUP') });
-    });
-    child.once('exit', (code) => reject(new Error(`region exited with ${code}`)));
-  });
-}
-
 const q = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
 
 async function main(): Promise<void> {
@@ -79,7 +60,7 @@ async function main(): Promise<void> {
   try {
     await writeInventory(join(dir, 'inventory.json'), undefined);
     writeFileSync(join(dir, 'tokens.yaml'), `clusters:\n  rack-a: ${TOKEN}\n`);
-    const region = await startRegion(dir);
+    const region = await startRegionChild(['--inventory', join(dir, 'inventory.json'), '--tokens', join(dir, 'tokens.yaml')]);
     const base = `http://127.0.0.1:${region.port}/api/v1/clusters/rack-a`;
     const headers = { authorization: `Bearer ${TOKEN}`, 'accept-encoding': 'gzip' };
     try {

@@ -16,11 +16,11 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import pg from 'pg';
 import { migrate } from '../../src/region-server/store/pg-migrations.js';
 import { createDatabase, startPgCluster } from '../../test/support/pg-cluster.js';
+import { type RegionChild, startRegionChild } from './region-child.js';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(name);
@@ -35,9 +35,6 @@ const clusterOf = (i: number): string | undefined => (K > 0 ? (i % K === 0 ? 'ra
 const CHANGED = K > 0 ? 7 * K : 7;
 const TOKEN = 'bench-cluster-token-0123456789';
 const ADMIN = 'bench-admin-token-0123456789ab';
-const here = fileURLToPath(new URL('.', import.meta.url));
-// The product as built by `npm run build` (dist/), not the copy bench/tsconfig.json compiles alongside.
-const CLI = resolve(here, '../../../dist/src/cli/edgeboot.js');
 
 /** The wire node of bench node i (the shape the snapshot carries and PUT /api/v1/admin/nodes takes). */
 function node(i: number, status = 'deployed'): Record<string, unknown> {
@@ -96,33 +93,7 @@ function procStat(pid: number): { cpuS: number; rssMb: number } {
   return { cpuS: (Number(fields[11]) + Number(fields[12])) / 100, rssMb: rss };
 }
 
-interface Replica {
-  port: number;
-  pid: number;
-  startMs: number;
-  stop: () => void;
-}
-
-function startReplica(dir: string, dbUrl: string, name: string): Promise<Replica> {
-  const t = performance.now();
-  const child = spawn(process.execPath, [CLI, 'region', '--database', dbUrl, '--tokens', join(dir, 'tokens.yaml'), '--listen', '127.0.0.1:0'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((ok, fail) => {
-    let buf = '';
-    child.stdout.on('data', (c: Buffer) => {
-      buf += c.toString();
-      const m = /"port":(\d+)[^\n]*"region listening"/.exec(buf);
-      if (m) {
-        buf = '';
-        child.stdout.resume();
-        ok({ port: Number(m[1]), pid: child.pid!, startMs: performance.now() - t, stop: () => child.kill('SIGTERM') });
-      }
-      if (buf.length > 1 << 20) buf = buf.slice(-4096);
-    });
-    child.once('exit', (code) => fail(new Error(`region ${name} exited with ${code}`)));
-  });
-}
+type Replica = RegionChild;
 
 const q = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
 
@@ -138,7 +109,7 @@ async function main(): Promise<void> {
     await seed(dbUrl, Date.now());
     console.log(`nodes ${N}${K > 0 ? ` in ${K} clusters (rack-a holds ${Math.ceil(N / K)})` : ', none naming a cluster'}, racks ${R} over 2 replicas, load average at start ${load0.toFixed(2)}`);
     console.log(`seed: ${N} nodes by COPY in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-    for (const name of ['A', 'B']) replicas.push(await startReplica(dir, dbUrl, name));
+    for (const name of ['A', 'B']) replicas.push(await startRegionChild(['--database', dbUrl, '--tokens', join(dir, 'tokens.yaml')], `region ${name}`));
     const [a, b] = replicas as [Replica, Replica];
     console.log(`replicas ready (database read into each one's mirror): A ${(a.startMs / 1000).toFixed(1)} s, B ${(b.startMs / 1000).toFixed(1)} s`);
     const base = (r: Replica) => `http://127.0.0.1:${r.port}/api/v1/clusters/rack-a`;
