@@ -213,8 +213,13 @@ export class RegionSource implements SnapshotFeed {
     try {
       const changes = parseChanges(answer.body, where);
       if (changes.revision < since) throw new RegionError('malformed', `${where} went back to revision ${changes.revision}`);
-      if (changes.revision === since && !changes.nodes_changed.length && !changes.nodes_removed.length && !changes.config && !changes.boot_selections) {
-        this.#confirmStale(`revision ${since}`);
+      const empty = !changes.nodes_changed.length && !changes.nodes_removed.length && !changes.config && !changes.boot_selections;
+      if (empty) {
+        // Nothing of this cluster changed; the region's revision may have moved on for other clusters'
+        // writes. Take the revision (the next poll asks from it) without checking and swapping the whole
+        // snapshot again, which at 100,000 nodes costs about a second of CPU per empty answer.
+        this.#revision = changes.revision;
+        this.#confirmStale(`revision ${changes.revision}`);
         this.#o.store.confirm();
         this.#noteSuccess('not_modified');
         return 'unchanged';

@@ -68,6 +68,26 @@ describe('delta sync', () => {
     }
   });
 
+  it("takes an empty answer at a newer revision (another cluster's write) without re-checking its snapshot", async () => {
+    const rack = await startRack(region.url, { region: { state_dir: stateDir() } });
+    try {
+      await waitFor(async () => (await metric(rack.base, 'edgeboot_region_revision')) === region.revision, 5000, 'rack at region revision');
+      const applied = () => rack.log.entries().filter((e) => e.msg === 'region changes applied').length;
+      const before = applied();
+      region.pushRaw({ revision: region.revision + 1 });
+      await waitFor(async () => (await metric(rack.base, 'edgeboot_region_revision')) === region.revision, 5000, 'the rack at the new revision');
+      expect(applied()).toBe(before);
+      // The next change is asked for from the new revision and applies as usual.
+      const mark = region.requests.length;
+      region.put(node(15, 'trixie'));
+      await waitFor(async () => (await scriptFor(rack.base, macOf(15))).includes('trixie'), 5000, 'the next change');
+      expect(region.requests.slice(mark).filter((r) => r === 'snapshot')).toEqual([]);
+      expect(applied()).toBe(before + 1);
+    } finally {
+      await rack.stop();
+    }
+  });
+
   it('rejects a bad delta whole, keeps the last good snapshot and re-lists', async () => {
     const rack = await startRack(region.url, { region: { state_dir: stateDir() } });
     try {
