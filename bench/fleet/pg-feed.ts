@@ -1,7 +1,7 @@
 /**
  * The revision feed on the PostgreSQL store with two region replicas sharing one database (a private
  * PostgreSQL cluster, never the system service). N nodes are seeded with COPY; both replicas start on the
- * database; a rack-like client takes the first full sync; R long-polling racks are split over the two
+ * database; a rack (the rack's own region client, helper process and node store) takes the first full sync; R long-polling racks are split over the two
  * replicas; one node is changed through the admin API of replica A and each poller times its answer.
  * Prints seed and start times, the first sync (ms, bytes on the wire), each replica's RSS and CPU, the
  * delta's bytes beside the full snapshot's, and propagation p50/p99/max per replica, with the load average.
@@ -18,7 +18,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { createLogger } from '../../src/core/log.js';
 import { migrate } from '../../src/region-server/store/pg-migrations.js';
+import { NodeStore } from '../../src/sync/nodes/node-store.js';
+import { RegionClient } from '../../src/sync/region/region-client.js';
+import { snapshotFetcher } from '../../src/sync/region/region-fetcher.js';
+import { RegionSource } from '../../src/sync/region/region-source.js';
 import { createDatabase, startPgCluster } from '../../test/support/pg-cluster.js';
 import { type RegionChild, startRegionChild } from './region-child.js';
 
@@ -115,18 +120,31 @@ async function main(): Promise<void> {
     const base = (r: Replica) => `http://127.0.0.1:${r.port}/api/v1/clusters/rack-a`;
     const headers = { authorization: `Bearer ${TOKEN}`, 'accept-encoding': 'gzip' };
 
+    // A rack's first full sync from A, cold (A has not built this cluster's body yet): fetched, checked and
+    // indexed by the rack's own code (region client, helper process, node store), as `edgeboot serve` does.
+    writeFileSync(join(dir, 'token'), TOKEN);
     const cpu0 = procStat(a.pid).cpuS;
+    const client = new RegionClient({ url: `http://127.0.0.1:${a.port}`, clusterId: 'rack-a', tokenFile: join(dir, 'token') });
+    const store = new NodeStore();
+    const source = new RegionSource({ client, store, fetcher: snapshotFetcher(client), log: createLogger('silent') });
+    t = performance.now();
+    await source.reload({ throwOnError: true });
+    const rackMs = performance.now() - t;
+    console.log(`a rack's first full sync from A (fetch, check, index): ${rackMs.toFixed(0)} ms, ${store.status().nodes} nodes, A's CPU ${(procStat(a.pid).cpuS - cpu0).toFixed(2)} s`);
+    await source.stop();
+    client.close();
+
     t = performance.now();
     const res = await fetch(`${base(a)}/snapshot`, { headers });
     const wire = Buffer.from(await res.arrayBuffer());
     const snap = JSON.parse(wire.toString()) as { revision: number; nodes: unknown[] };
     const fullMs = performance.now() - t;
     const fullBytes = Number(res.headers.get('content-length') ?? wire.length);
-    console.log(`first full sync from A: ${fullMs.toFixed(0)} ms, ${snap.nodes.length} nodes, ${fullBytes} bytes on the wire, A's CPU ${(procStat(a.pid).cpuS - cpu0).toFixed(2)} s`);
+    console.log(`then the same snapshot by plain fetch + JSON.parse from A: ${fullMs.toFixed(0)} ms, ${snap.nodes.length} nodes, ${fullBytes} bytes on the wire`);
     t = performance.now();
     const again = await fetch(`${base(b)}/snapshot`, { headers });
     await again.arrayBuffer();
-    console.log(`first full sync from B: ${(performance.now() - t).toFixed(0)} ms (status ${again.status})`);
+    console.log(`first full sync from B by plain fetch (cold on B): ${(performance.now() - t).toFixed(0)} ms (status ${again.status})`);
 
     const since = snap.revision;
     const polls = Array.from({ length: R }, (_, i) => {
@@ -162,7 +180,7 @@ async function main(): Promise<void> {
     const sa = procStat(a.pid);
     const sb = procStat(b.pid);
     console.log(`region CPU for the change + ${R} answers: A ${(sa.cpuS - cpu1.a).toFixed(2)} s, B ${(sb.cpuS - cpu1.b).toFixed(2)} s; peak RSS A ${sa.rssMb.toFixed(0)} MB, B ${sb.rssMb.toFixed(0)} MB`);
-    console.log(`targets: first full sync < 3 s: ${fullMs < 3000 ? 'yes' : 'NO'}; change on every rack < 1 s: ${answers.every((x) => x.at - t < 1000) ? 'yes' : 'NO'}; delta < 10 KB: ${bytes < 10_240 ? 'yes' : 'NO'}`);
+    console.log(`targets: a rack's first full sync < 3 s: ${rackMs < 3000 ? 'yes' : 'NO'}; change on every rack < 1 s: ${answers.every((x) => x.at - t < 1000) ? 'yes' : 'NO'}; delta < 10 KB: ${bytes < 10_240 ? 'yes' : 'NO'}`);
     console.log(`load average at end ${loadavg()[0]!.toFixed(2)}`);
   } finally {
     for (const r of replicas) r.stop();
