@@ -4,9 +4,10 @@ import type { BufferPool } from './buffer-pool.js';
 
 /**
  * Write bytes `start`..`end` (inclusive) of an open file to `res`, in reads of the pool's buffer size
- * (1 MiB, or 128 KiB once the pool's budget is spent). Two buffers per stream: one is read while the other drains to the socket, and a buffer is
- * read into again only after the socket took all of it, which is also the backpressure. Resolves true
- * when all bytes were handed over, false when the client went away first; the caller ends the response.
+ * (1 MiB, or 128 KiB once the pool's budget is spent). Two buffers per stream: one is read while the other
+ * drains to the socket, and a buffer is read into again only after the socket took all of it, which is
+ * also the backpressure. Resolves true when all bytes were handed over, false when the client went away
+ * first; the caller ends the response.
  */
 export async function streamRange(fh: FileHandle, res: ServerResponse, start: number, end: number, pool: BufferPool): Promise<boolean> {
   const closed = new Promise<void>((resolve) => res.once('close', resolve));
