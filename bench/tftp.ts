@@ -131,9 +131,13 @@ async function concurrent(port: number, outDir: string, cpu: string | undefined)
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir);
   const t0 = performance.now();
-  await Promise.all(
+  // Every client is waited for before a failure is reported: one failing early must not leave the others
+  // writing into a folder the caller is removing (which hid the failure behind an ENOTEMPTY).
+  const results = await Promise.allSettled(
     Array.from({ length: CONCURRENT }, (_, i) => runClient(...atftp(port, 'small.bin', join(outDir, `f${i}`), ['blksize 1468'], cpu))),
   );
+  const failed = results.filter((r) => r.status === 'rejected');
+  if (failed.length > 0) throw new Error(`${failed.length} of ${CONCURRENT} concurrent downloads from port ${port} failed; the first: ${(failed[0] as PromiseRejectedResult).reason}`);
   const s = (performance.now() - t0) / 1000;
   for (let i = 0; i < CONCURRENT; i++) if (statSync(join(outDir, `f${i}`)).size !== SMALL) throw new Error('short download');
   return s;
