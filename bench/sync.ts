@@ -8,7 +8,7 @@
  * Run: npm run bench:build && node --expose-gc dist-bench/bench/sync.js [nodes]
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +19,7 @@ import { RegionClient } from '../src/sync/region/region-client.js';
 import { HelperSnapshotFetcher, snapshotFetcher } from '../src/sync/region/region-fetcher.js';
 import { RegionSource } from '../src/sync/region/region-source.js';
 import { parseSnapshot } from '../src/contract/snapshot-schema.js';
+import { writeInventoryFile } from './inventory-file.js';
 
 const N = Number(process.argv[2] ?? 100_000);
 const TOKEN = 'bench-cluster-token-0123456789';
@@ -34,13 +35,10 @@ function macOf(i: number): string {
 /** Which nodes differ from the first snapshot: none, every hundredth (status), or all (kernel options). */
 type Change = 'none' | 'some' | 'all';
 
-async function writeInventory(file: string, change: Change = 'none'): Promise<void> {
-  const out = createWriteStream(`${file}.tmp`);
-  const write = (s: string) => new Promise<void>((r) => (out.write(s) ? r() : out.once('drain', () => r())));
-  await write('{"config":{"commissioning_release":"noble"},"boot_selections":[],"nodes":[\n');
-  for (let i = 0; i < N; i++) {
+function writeInventory(file: string, change: Change = 'none'): Promise<void> {
+  return writeInventoryFile(file, N, (i) => {
     const h = i.toString(16).padStart(6, '0');
-    const node = {
+    return {
       system_id: `n${h}`,
       hostname: `node-${h}`,
       macs: [macOf(i)],
@@ -52,11 +50,7 @@ async function writeInventory(file: string, change: Change = 'none'): Promise<vo
       kernel_opts: change === 'all' ? 'console=ttyS0,115200' : 'console=ttyS0',
       token: { consumer_key: `ck${h}`, token_key: `tk${h}abcdefgh`, token_secret: `ts${h}abcdefghijklmnop` },
     };
-    await write(`${i ? ',' : ''}${JSON.stringify(node)}\n`);
-  }
-  await write(']}\n');
-  await new Promise<void>((r) => out.end(r));
-  renameSync(`${file}.tmp`, file);
+  });
 }
 
 function startRegion(dir: string): Promise<{ port: number; stop: () => void; reload: () => void }> {

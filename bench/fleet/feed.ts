@@ -8,10 +8,12 @@
  * Run: npm run bench:build && node dist-bench/bench/fleet/feed.js [--nodes N] [--racks R] [--full]
  *      (--full = 100,000 nodes, 200 racks; default 20,000 nodes, 200 racks)
  */
-import { createWriteStream, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRegionChild } from './region-child.js';
+import { writeInventoryFile } from '../inventory-file.js';
+import { fleetNode } from './fleet-node.js';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(name);
@@ -22,28 +24,9 @@ const N = arg('--nodes', FULL ? 100_000 : 20_000);
 const R = arg('--racks', 200);
 const TOKEN = 'bench-cluster-token-0123456789';
 
-async function writeInventory(file: string, changed: number | undefined): Promise<void> {
-  const out = createWriteStream(`${file}.tmp`);
-  const write = (s: string) => new Promise<void>((r) => (out.write(s) ? r() : out.once('drain', () => r())));
-  await write('{"config":{"commissioning_release":"noble"},"boot_selections":[],"nodes":[\n');
-  for (let i = 0; i < N; i++) {
-    const h = i.toString(16).padStart(6, '0');
-    const node = {
-      system_id: `n${h}`,
-      hostname: `node-${h}`,
-      macs: [`52:54:${h.slice(0, 2)}:${h.slice(2, 4)}:${h.slice(4, 6)}:01`],
-      arch: 'amd64/generic',
-      status: i === changed ? 'broken' : 'deployed',
-      osystem: 'ubuntu',
-      release: 'noble',
-      kernel_opts: 'console=ttyS0',
-      token: { consumer_key: `ck${h}`, token_key: `tk${h}abcdefgh`, token_secret: `ts${h}abcdefghijklmnop` },
-    };
-    await write(`${i ? ',' : ''}${JSON.stringify(node)}\n`);
-  }
-  await write(']}\n');
-  await new Promise<void>((r) => out.end(r));
-  renameSync(`${file}.tmp`, file);
+/** The bench inventory: N fleet nodes, node `changed` (if any) broken. */
+function writeInventory(file: string, changed: number | undefined): Promise<void> {
+  return writeInventoryFile(file, N, (i) => fleetNode(i, i === changed ? 'broken' : 'deployed'));
 }
 
 /** utime+stime of a process in seconds, from /proc/<pid>/stat. */

@@ -26,6 +26,7 @@ import { snapshotFetcher } from '../../src/sync/region/region-fetcher.js';
 import { RegionSource } from '../../src/sync/region/region-source.js';
 import { createDatabase, startPgCluster } from '../../test/support/pg-cluster.js';
 import { type RegionChild, startRegionChild } from './region-child.js';
+import { fleetNode } from './fleet-node.js';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(name);
@@ -43,19 +44,8 @@ const ADMIN = 'bench-admin-token-0123456789ab';
 
 /** The wire node of bench node i (the shape the snapshot carries and PUT /api/v1/admin/nodes takes). */
 function node(i: number, status = 'deployed'): Record<string, unknown> {
-  const h = i.toString(16).padStart(6, '0');
-  return {
-    system_id: `n${h}`,
-    hostname: `node-${h}`,
-    macs: [`52:54:${h.slice(0, 2)}:${h.slice(2, 4)}:${h.slice(4, 6)}:01`],
-    arch: 'amd64/generic',
-    status,
-    osystem: 'ubuntu',
-    release: 'noble',
-    kernel_opts: 'console=ttyS0',
-    token: { consumer_key: `ck${h}`, token_key: `tk${h}abcdefgh`, token_secret: `ts${h}abcdefghijklmnop` },
-    ...(clusterOf(i) ? { cluster: clusterOf(i) } : {}),
-  };
+  const cluster = clusterOf(i);
+  return { ...fleetNode(i, status), ...(cluster ? { cluster } : {}) };
 }
 
 /** COPY N generated rows into `table` through psql's stdin (node-postgres has no COPY without another package). */
