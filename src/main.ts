@@ -137,6 +137,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     bootRoot: config.boot_root,
     loaderDirs: config.loader_dirs,
     maxStreams: config.http.max_streams,
+    fileCache: { maxTotalBytes: config.http.cache_bytes, maxFileBytes: config.http.cache_file_bytes },
     timeline: core.timeline,
     renderer: core.renderer,
     openFiles,

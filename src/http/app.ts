@@ -24,6 +24,8 @@ export interface HttpAppOptions {
   bootRoot: string;
   loaderDirs: readonly string[];
   maxStreams: number;
+  /** Whole boot files held in memory for sending; none when absent. */
+  fileCache?: { maxTotalBytes: number; maxFileBytes: number };
   /** Boot timelines for the node API and status page. */
   timeline: BootTimeline;
   /** Files being sent, so image sync never removes one mid-transfer. */
@@ -57,6 +59,7 @@ export function createHttpApp(o: HttpAppOptions): RequestListener {
     registry: o.metrics,
     metrics: m,
     maxStreams: o.maxStreams,
+    cache: o.fileCache,
     openFiles: o.openFiles,
     draining: o.draining,
     fallback: management,

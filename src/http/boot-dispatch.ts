@@ -5,11 +5,12 @@ import type { Logger } from 'pino';
 import { normaliseIp } from '../core/ip.js';
 import type { MetricsRegistry } from '../core/metrics.js';
 import type { BootFile } from '../files/boot-files.js';
+import { ContentCache } from '../files/content-cache.js';
 import type { OpenFiles } from '../files/open-files.js';
 import { classifyFile } from '../observe/classify.js';
 import { BufferPool } from './buffer-pool.js';
 import { errorAnswer } from './errors.js';
-import { streamRange } from './file-stream.js';
+import { sendBytes, streamRange } from './file-stream.js';
 import { type HttpMetrics, requestRecorder } from './http-metrics.js';
 import { loggablePath, requestLine, requestLineLogger } from './request-log.js';
 import { fileEtag, fileLastModified, planFile } from './routes/conditional.js';
@@ -24,6 +25,8 @@ export interface BootDispatchOptions {
   registry: MetricsRegistry;
   metrics: HttpMetrics;
   maxStreams: number;
+  /** Whole files held in memory for sending (kernels, initrds): `http.cache_bytes` and `http.cache_file_bytes`. */
+  cache?: { maxTotalBytes: number; maxFileBytes: number };
   openFiles?: OpenFiles;
   draining?: () => boolean;
   /** Where every management path goes (the express app). */
@@ -53,6 +56,8 @@ interface Line {
  */
 export function createBootDispatcher(o: BootDispatchOptions): RequestListener {
   const pool = new BufferPool();
+  const cache = new ContentCache(o.cache ?? { maxTotalBytes: 0, maxFileBytes: 0 });
+  o.registry.gauge('edgeboot_http_file_cache_bytes', 'Bytes of boot files held in memory for sending.', () => cache.bytes);
   const lineLog = requestLineLogger(o.log);
   const record = requestRecorder(o.metrics);
   let activeStreams = 0;
@@ -186,7 +191,12 @@ export function createBootDispatcher(o: BootDispatchOptions): RequestListener {
       res.setHeader('Content-Length', String(length));
       if (plan.status === 206) headers['Content-Range'] = `bytes ${plan.start}-${plan.end}/${facts.size}`;
       res.writeHead(plan.status, headers);
-      const complete = req.method === 'HEAD' || length === 0 || (await streamRange(fh, res, plan.start, plan.end, pool));
+      let complete = req.method === 'HEAD' || length === 0;
+      if (!complete) {
+        // Only exactly the version this descriptor opened is sent from memory; anything else streams from it.
+        const held = await cache.get({ path: file.path, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino });
+        complete = held ? await sendBytes(res, held.subarray(plan.start, plan.end + 1)) : await streamRange(fh, res, plan.start, plan.end, pool);
+      }
       if (complete) res.end();
       if (req.method === 'GET') {
         o.deps.boot.recordFile(req.socket.remoteAddress ?? '', {

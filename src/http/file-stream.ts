@@ -40,3 +40,20 @@ export async function streamRange(fh: FileHandle, res: ServerResponse, start: nu
     }
   }
 }
+
+/**
+ * Write bytes held in memory (a cached file's range) to `res` in one write: the socket takes them straight
+ * from the buffer as it drains, with no copy and no JavaScript per chunk. Resolves true when the socket took
+ * them all, false when the client went away first; the caller ends the response.
+ */
+export function sendBytes(res: ServerResponse, bytes: Buffer): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    // A destroyed socket may never call a write back: the close event ends the wait instead.
+    const closed = () => resolve(false);
+    res.once('close', closed);
+    res.write(bytes, (err) => {
+      res.off('close', closed);
+      resolve(!err && !res.destroyed);
+    });
+  });
+}

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,14 +20,21 @@ interface CurlAnswer {
   body: Buffer;
 }
 
-describe('boot files on the fast path: Range, HEAD and conditional answers, byte-exact (curl as the client)', () => {
+// Both ways a file leaves the fast path: from memory (the default: whole files held by http.cache_bytes) and
+// streamed from its descriptor (cache off, or a file above http.cache_file_bytes).
+const PATHS = [
+  { name: 'sent from memory', http: {}, held: SIZE },
+  { name: 'streamed from the descriptor', http: { cache_bytes: 0 }, held: 0 },
+];
+
+describe.each(PATHS)('boot files on the fast path, $name: Range, HEAD and conditional answers, byte-exact (curl as the client)', (way) => {
   let t: TestAppliance;
   let data: Buffer;
   let out: string;
   const path = '/images/debian/amd64/kernel';
 
   beforeAll(async () => {
-    t = await startTestAppliance({ nodes: [] });
+    t = await startTestAppliance({ nodes: [] }, { http: { port: 0, listen: '127.0.0.1', ...way.http } });
     const dir = join(t.bootRoot, 'images/debian/amd64');
     mkdirSync(dir, { recursive: true });
     data = randomBytes(SIZE);
@@ -156,7 +163,24 @@ describe('boot files on the fast path: Range, HEAD and conditional answers, byte
     expect(stale.body.equals(data)).toBe(true);
   });
 
-  it('the file on disk is unchanged by serving it', () => {
+  it('the file on disk is unchanged by serving it, and the bytes held in memory are as configured', async () => {
     expect(statSync(join(t.bootRoot, 'images/debian/amd64/kernel')).size).toBe(SIZE);
+    const metrics = await (await fetch(`${t.base}/metrics`)).text();
+    expect(metrics).toMatch(new RegExp(`^edgeboot_http_file_cache_bytes ${way.held}$`, 'm'));
+  });
+
+  it('a file replaced by rename (same size and time, new content) is answered with the new bytes at once', async () => {
+    const file = join(t.bootRoot, 'images/debian/amd64/kernel');
+    expect((await curl()).body.equals(data)).toBe(true);
+    const fresh = randomBytes(SIZE);
+    writeFileSync(`${file}.new`, fresh);
+    utimesSync(`${file}.new`, MTIME, MTIME);
+    renameSync(`${file}.new`, file);
+    const r = await curl();
+    expect(r.status).toBe(200);
+    expect(r.body.equals(fresh)).toBe(true);
+    const part = await curl('-H', 'Range: bytes=1048570-1048580');
+    expect(part.body.equals(fresh.subarray(1_048_570, 1_048_581))).toBe(true);
+    data = fresh;
   });
 });
