@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { freePort, table } from '../../test/support/processes.js';
 import { STAGES } from '../../test/support/storm-machine.js';
 import { type StormSummary, failureLine, machinesFor, runStorm } from '../../test/support/storm-run.js';
-import { type Fixture, type Stack, makeFixture, prerender, startEdgeboot, startReference } from './stacks.js';
+import { type Fixture, type Stack, cpuMethod, makeFixture, prerender, startEdgeboot, startReference } from './stacks.js';
 
 const { values } = parseArgs({
   options: {
@@ -111,6 +111,7 @@ async function main(): Promise<void> {
     const machines = machinesFor(n);
     console.log(`boot storm: ${n} machines within ${values['ramp-ms']} ms; loader ${values['loader-kib']} KiB over TFTP (blksize 1468), kernel ${values['kernel-mib']} MiB + initrd ${values['initrd-mib']} MiB over HTTP`);
     console.log(pin ? 'pinned: servers on CPU 0 (edgeboot: one node process; reference: nginx worker_processes 1 + in.tftpd), machines on CPU 1' : 'unpinned');
+    console.log(`server CPU counted by ${cpuMethod()} (each stack in a group of its own)`);
     const f = makeFixture(dir, machines, { loader: Number(values['loader-kib']) * 1024, kernel: Number(values['kernel-mib']) * MIB, initrd: Number(values['initrd-mib']) * MIB });
     const config = values['max-streams'] ? { http: { max_streams: Number(values['max-streams']) } } : {};
 
