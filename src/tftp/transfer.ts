@@ -7,7 +7,7 @@ import type { TftpMetrics } from './metrics.js';
 import type { Negotiated } from './options.js';
 import { OPCODE, TFTP_ERROR, encodeError, encodeOack } from './packet.js';
 import type { TokenBucket } from './rate-limit.js';
-import { RtoEstimator } from './rto.js';
+import { RTO, RtoEstimator } from './rto.js';
 
 /** How a transfer ended. */
 export type Outcome = 'ok' | 'timeout' | 'aborted' | 'error' | 'shutdown';
@@ -80,7 +80,12 @@ export class Transfer {
     // A client-given timeout (RFC 2349 §2) bounds how long we wait; we may retransmit sooner.
     this.#rto = new RtoEstimator(n.timeoutMs);
     this.#debug = options.log.isLevelEnabled('debug');
-    if (n.reply.length > 0) this.#oack = encodeOack(n.reply);
+    if (n.reply.length > 0) {
+      this.#oack = encodeOack(n.reply);
+      // RFC 2347 §2 has the client answer an OACK with ACK 0; a resend that crosses a late ACK 0 makes atftp
+      // abort ("unexpected OACK"), so the OACK waits a full second (and backs off from there) before it is resent.
+      this.#rto.atLeast(RTO.oackMs);
+    }
     this.#floor = this.#oack ? 0 : 1;
     this.#next = this.#floor;
   }
