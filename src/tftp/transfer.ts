@@ -121,8 +121,8 @@ export class Transfer {
     if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED') this.#finish('aborted');
   }
 
-  /** Send every block the window allows from #next. */
-  #pump(): void {
+  /** Send every block the window allows from #next; `now` is passed in when the caller has read the clock already. */
+  #pump(now = performance.now()): void {
     if (this.#done) return;
     const limit = this.#floor === 0 ? 1 : Math.min(this.#floor + this.#window, this.#last + 1);
     while (this.#next < limit) {
@@ -143,7 +143,7 @@ export class Transfer {
         this.#sentHigh = n;
         if (this.#sampleBlock < 0) {
           this.#sampleBlock = n;
-          this.#sampleAt = performance.now();
+          this.#sampleAt = now;
         }
       } else {
         this.retransmits++;
@@ -151,7 +151,7 @@ export class Transfer {
       }
       this.#next = n + 1;
     }
-    this.#deadline = performance.now() + this.#rto.ms;
+    this.#deadline = now + this.#rto.ms;
     this.#arm();
   }
 
@@ -203,7 +203,7 @@ export class Transfer {
     this.#sampleBlock = -1; // Karn: no RTT sample from a retransmitted block.
     if (this.#debug) this.#o.log.debug({ floor: this.#floor, rto: this.#rto.ms }, 'timeout, resending window');
     this.#next = this.#floor;
-    this.#pump();
+    this.#pump(now);
   }
 
   #flush(): void {
@@ -280,7 +280,7 @@ export class Transfer {
     // RFC 7440 §4: an ACK inside the window means the rest was lost; resume right after it.
     if (this.#next > this.#floor && this.#sampleBlock > acked) this.#sampleBlock = -1;
     this.#next = this.#floor;
-    this.#pump();
+    this.#pump(now);
   }
 
   #finish(outcome: Outcome, error?: string): void {
