@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { chmodSync, readdirSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { parseConfig } from '../src/config/config.js';
@@ -174,7 +174,12 @@ async function driver(): Promise<void> {
   const dir = mkdtempSync(join(base ?? '/tmp', 'edgeboot-bench-'));
   const children: ChildProcess[] = [];
   const tag = `edgeboot-bench-tftp-${process.pid}`;
-  const groups = { eb: CpuGroup.create(`${tag}-eb`), hpa: CpuGroup.create(`${tag}-hpa`), at: CpuGroup.create(`${tag}-atftpd`) };
+  const groups = {
+    eb: CpuGroup.create(`${tag}-eb`),
+    hpa: CpuGroup.create(`${tag}-hpa`),
+    at: CpuGroup.create(`${tag}-atftpd`),
+    floor: CpuGroup.create(`${tag}-floor`),
+  };
   try {
     chmodSync(dir, 0o755);
     mkdirSync(join(dir, 'boot'), { mode: 0o755 });
@@ -198,12 +203,18 @@ async function driver(): Promise<void> {
     );
     children.push(at);
     groups.at.track(at.pid);
+    // The floor: the least a Node lock-step sender can do per block (bench/tftp-floor.ts), pinned like edgeboot.
+    const floorJs = join(dirname(self), 'tftp-floor.js');
+    const fl = spawn(...groups.floor.wrap(...pin(serverCpu, process.execPath, [floorJs, dir])), { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(fl);
+    groups.floor.track(fl.pid);
+    const floorPort = await waitForPort(fl);
     await new Promise((r) => setTimeout(r, 300));
     const load0 = loadavg()[0]!;
 
     const out = join(dir, 'out.bin');
-    type Row = { name: string; bytes: number; eb: number[]; hpa: number[]; ebCpu: number[]; hpaCpu: number[] };
-    const row = (name: string, bytes: number): Row => ({ name, bytes, eb: [], hpa: [], ebCpu: [], hpaCpu: [] });
+    type Row = { name: string; bytes: number; eb: number[]; hpa: number[]; ebCpu: number[]; hpaCpu: number[]; floorCpu: number[] };
+    const row = (name: string, bytes: number): Row => ({ name, bytes, eb: [], hpa: [], ebCpu: [], hpaCpu: [], floorCpu: [] });
     const rows: Row[] = [
       row('64 MiB, blksize 512', BIG),
       row('64 MiB, blksize 1468', BIG),
@@ -216,9 +227,9 @@ async function driver(): Promise<void> {
     const lockStep = !process.argv.includes('--windowed-only');
     const onlyConcurrent = process.argv.includes('--concurrent-only');
     const singles = onlyConcurrent ? [] : opts;
-    const ports = { eb: ebPort, hpa: hpaPort, at: atPort };
+    const ports = { eb: ebPort, hpa: hpaPort, at: atPort, floor: floorPort };
     /** Seconds of `job` and the CPU-seconds `who`'s group used meanwhile. */
-    const measured = async (who: 'eb' | 'hpa' | 'at', job: () => Promise<number>): Promise<[number, number]> => {
+    const measured = async (who: 'eb' | 'hpa' | 'at' | 'floor', job: () => Promise<number>): Promise<[number, number]> => {
       const c0 = groups[who].seconds();
       const s = await job();
       return [s, groups[who].seconds() - c0];
@@ -228,6 +239,7 @@ async function driver(): Promise<void> {
       for (const o of singles) await single(port, out, o, clientCpu);
       await concurrent(port, join(dir, 'crowd'), crowdCpu, port === ebPort ? 'edgeboot (warm-up)' : 'tftpd-hpa (warm-up)');
     }
+    for (const o of lockStep ? singles.slice(0, 2) : []) await single(floorPort, out, o, clientCpu);
     for (let r = 0; r < (lockStep ? runs : 0); r++) {
       // Alternate which server goes first so drift on the machine falls on both.
       const order: Array<'eb' | 'hpa'> = r % 2 === 0 ? ['eb', 'hpa'] : ['hpa', 'eb'];
@@ -237,6 +249,8 @@ async function driver(): Promise<void> {
       };
       for (const [i, o] of singles.entries()) {
         for (const who of order) record(i, who, await measured(who, () => single(ports[who], out, o, clientCpu)));
+        // Lock-step rows only: the floor has no windows.
+        if (i < 2) rows[i]!.floorCpu.push((await measured('floor', () => single(floorPort, out, o, clientCpu)))[1]);
       }
       for (const who of order) {
         record(3, who, await measured(who, () => concurrent(ports[who], join(dir, 'crowd'), crowdCpu, who === 'eb' ? 'edgeboot' : 'tftpd-hpa')));
@@ -280,6 +294,13 @@ async function driver(): Promise<void> {
       lines.push(
         `${r.name.padEnd(56)} ${e.toFixed(1).padStart(14)} ${h.toFixed(1).padStart(15)} ${(e / h).toFixed(2).padStart(7)} ${cpuCell(r.ebCpu, r.hpaCpu).padStart(20)} ${cpuRatio.toFixed(2).padStart(10)}`,
       );
+    }
+    const floorRows = shown.filter((r) => r.floorCpu.length > 0);
+    if (floorRows.length > 0) {
+      lines.push('', 'the floor: a bare Node lock-step sender (bench/tftp-floor.ts: one event in, one send out, no checks), CPU-seconds per run:');
+      for (const r of floorRows) {
+        lines.push(`  ${r.name.padEnd(54)} ${fmt(r.floorCpu)}   edgeboot / floor ${(median(r.ebCpu) / median(r.floorCpu)).toFixed(2)}, tftpd-hpa / floor ${(median(r.hpaCpu) / median(r.floorCpu)).toFixed(2)}`);
+      }
     }
     if (wrows.length > 0) {
       lines.push('', `edgeboot vs atftpd ${atBin} (windowed, RFC 7440), median of ${runs}, seconds per run (edgeboot | atftpd):`);
