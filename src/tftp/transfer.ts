@@ -57,6 +57,7 @@ export class Transfer {
   #sampleAt = 0;
   #deadline = 0;
   #timer?: NodeJS.Timeout;
+  #expiring?: NodeJS.Immediate;
   #timerAt = 0;
   #timeouts = 0;
   #loading = false;
@@ -188,12 +189,31 @@ export class Transfer {
     this.#timer = undefined;
     if (this.#done) return;
     this.#flush();
+    if (this.#due()) {
+      // Node runs expired timers before it reads the sockets: after a busy stretch of the event loop the ACK
+      // this timeout is about to give up on (ACK 0, say) may be queued already. Decide after this turn's reads.
+      this.#expiring ??= setImmediate(() => this.#expire());
+    } else {
+      this.#arm();
+    }
+  }
+
+  /** The deadline has passed and no block is being read (a read in progress pushes the deadline instead). */
+  #due(): boolean {
     const now = performance.now();
     if (this.#loading) this.#deadline = now + this.#rto.ms;
-    if (now < this.#deadline - 1 || this.#loading) {
+    return now >= this.#deadline - 1 && !this.#loading;
+  }
+
+  /** A timeout: resend from the floor with a doubled RTO, or give up after `retries` in a row. */
+  #expire(): void {
+    this.#expiring = undefined;
+    if (this.#done) return;
+    if (!this.#due()) {
       this.#arm();
       return;
     }
+    const now = performance.now();
     this.#timeouts++;
     if (this.#timeouts > this.#o.retries) {
       this.#finish('timeout', 'timed out waiting for an ACK');
@@ -287,7 +307,9 @@ export class Transfer {
     if (this.#done) return;
     this.#done = true;
     if (this.#timer) clearTimeout(this.#timer);
+    if (this.#expiring) clearImmediate(this.#expiring);
     this.#timer = undefined;
+    this.#expiring = undefined;
     this.#flush();
     this.#content.close();
     const close = () => {

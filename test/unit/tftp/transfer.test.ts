@@ -52,7 +52,7 @@ function setup(size: number, options: TftpOption[] = [], retries = 3) {
 }
 
 beforeEach(() => {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate', 'performance'] });
 });
 afterEach(() => {
   vi.useRealTimers();
@@ -172,6 +172,17 @@ describe('options and windows (RFC 2347 §2, RFC 7440 §4)', () => {
     vi.advanceTimersByTime(RTO.oackMs - 10);
     expect(s.peer.sent.map((x) => x.packet.op)).toEqual(['oack']);
     s.ack(0);
+    expect(s.peer.sent.map((x) => x.packet.op)).toEqual(['oack', 'data']);
+    expect(s.t.retransmits).toBe(0);
+  });
+
+  it('a timeout that falls due with ACK 0 already queued does not resend the OACK', () => {
+    const s = setup(5000, [['blksize', '1024']]);
+    s.t.start();
+    // The event loop was busy past the deadline: the timer runs first, the queued ACK 0 is read in the same turn.
+    vi.advanceTimersToNextTimer();
+    s.ack(0);
+    vi.advanceTimersByTime(0);
     expect(s.peer.sent.map((x) => x.packet.op)).toEqual(['oack', 'data']);
     expect(s.t.retransmits).toBe(0);
   });
