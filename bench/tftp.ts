@@ -11,7 +11,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import { chmodSync, readdirSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -313,6 +313,15 @@ async function driver(): Promise<void> {
       }
     }
     lines.push(`load average (1 min): ${load0.toFixed(2)} at start, ${loadavg()[0]!.toFixed(2)} at end`);
+    // edgeboot logs a transfer that did not end well at warn (the level the bench runs it at): count them by
+    // outcome, so a failed client can be told apart from a server-side timeout.
+    const warned = new Map<string, number>();
+    for (const line of readFileSync(join(dir, 'edgeboot.log'), 'utf8').split('\n')) {
+      if (!line.includes('"msg":"tftp transfer"')) continue;
+      const outcome = /"outcome":"(\w+)"/.exec(line)?.[1] ?? 'unknown';
+      warned.set(outcome, (warned.get(outcome) ?? 0) + 1);
+    }
+    lines.push(`edgeboot transfers logged at warn: ${warned.size === 0 ? 'none' : [...warned].map(([k, n]) => `${n} ${k}`).join(', ')}`);
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {
     // The servers exit on SIGTERM (edgeboot writes its --cpu-prof profile then); the groups end any stragglers.
