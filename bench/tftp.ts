@@ -2,22 +2,25 @@
  * TFTP throughput: edgeboot vs tftpd-hpa (in.tftpd, lock-step) and vs atftpd (the windowed peer, RFC 7440)
  * on the same files in the same run, with the same real client (atftp). atftpd conflicts with tftpd-hpa in
  * Debian, so its binary is extracted from the package (`apt-get download atftpd` + `dpkg-deb -x`) into
- * `--atftpd-cache DIR` (default /var/tmp/edgeboot-bench-atftpd) the first time. Build first (`npm run bench:build`), then `node dist-bench/bench/tftp.js [--runs N] [--no-pin]`.
+ * `--atftpd-cache DIR` (default /var/tmp/edgeboot-bench-atftpd) the first time. Build first (`npm run bench:build`), then
+ * `node dist-bench/bench/tftp.js [--runs N] [--no-pin] [--concurrent-only | --windowed-only] [--cpu-prof DIR]`.
  * Servers and single-transfer clients share one CPU (taskset) because unpinned loopback runs flip between
- * fast and slow modes; the 200 concurrent clients get the other CPU.
+ * fast and slow modes; the 200 concurrent clients get the other CPU. Each server runs in a cgroup of its own,
+ * so its CPU-seconds per run count what it forks (in.tftpd: a child per transfer).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { chmodSync, readdirSync, readFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { parseConfig } from '../src/config/config.js';
 import { MetricsRegistry } from '../src/core/metrics.js';
 import { composeCore } from '../src/main.js';
 import { TftpService } from '../src/tftp/server.js';
+import { CpuGroup } from './cpu-group.js';
 
 const BIG = 64 * 1024 * 1024;
 const SMALL = 1024 * 1024;
@@ -70,18 +73,6 @@ function atftpdBinary(cache: string): string {
   if (!deb) throw new Error(`apt-get download atftpd left no .deb in ${cache}`);
   execFileSync('dpkg-deb', ['-x', join(cache, deb), join(cache, 'root')]);
   return bin;
-}
-
-/** CPU-seconds (utime + stime) a process has used so far, from /proc/<pid>/stat. */
-function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return NaN;
-  }
 }
 
 function freeUdpPort(): Promise<number> {
@@ -172,6 +163,9 @@ function waitForPort(child: ChildProcess): Promise<number> {
 
 async function driver(): Promise<void> {
   const runs = Number(arg('--runs') ?? 5);
+  // `--cpu-prof DIR`: edgeboot runs under `node --cpu-prof` and leaves its profile in DIR.
+  const profDir = arg('--cpu-prof');
+  const nodeArgs = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
   const pinned = !process.argv.includes('--no-pin');
   const serverCpu = pinned ? '1' : undefined;
   const clientCpu = pinned ? '1' : undefined;
@@ -179,6 +173,13 @@ async function driver(): Promise<void> {
   const base = existsSync('/dev/shm') ? '/dev/shm' : undefined;
   const dir = mkdtempSync(join(base ?? '/tmp', 'edgeboot-bench-'));
   const children: ChildProcess[] = [];
+  const tag = `edgeboot-bench-tftp-${process.pid}`;
+  const groups = {
+    eb: CpuGroup.create(`${tag}-eb`),
+    hpa: CpuGroup.create(`${tag}-hpa`),
+    at: CpuGroup.create(`${tag}-atftpd`),
+    floor: CpuGroup.create(`${tag}-floor`),
+  };
   try {
     chmodSync(dir, 0o755);
     mkdirSync(join(dir, 'boot'), { mode: 0o755 });
@@ -186,88 +187,155 @@ async function driver(): Promise<void> {
     writeFileSync(join(dir, 'boot', 'small.bin'), randomBytes(SMALL), { mode: 0o644 });
 
     const self = fileURLToPath(import.meta.url);
-    const eb = spawn(...pin(serverCpu, process.execPath, [self, '--serve', dir]), { stdio: ['ignore', 'pipe', 'inherit'] });
+    const eb = spawn(...groups.eb.wrap(...pin(serverCpu, process.execPath, [...nodeArgs, self, '--serve', dir])), { stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(eb);
+    groups.eb.track(eb.pid);
     const ebPort = await waitForPort(eb);
     const hpaPort = await freeUdpPort();
-    const hpa = spawn(...pin(serverCpu, 'in.tftpd', ['-L', '-a', `127.0.0.1:${hpaPort}`, '-s', join(dir, 'boot')]), { stdio: 'inherit' });
+    const hpa = spawn(...groups.hpa.wrap(...pin(serverCpu, 'in.tftpd', ['-L', '-a', `127.0.0.1:${hpaPort}`, '-s', join(dir, 'boot')])), { stdio: 'inherit' });
     children.push(hpa);
+    groups.hpa.track(hpa.pid);
     const atPort = await freeUdpPort();
     const atBin = atftpdBinary(arg('--atftpd-cache') ?? '/var/tmp/edgeboot-bench-atftpd');
     const at = spawn(
-      ...pin(serverCpu, atBin, ['--daemon', '--no-fork', '--user', 'root', '--group', 'root', '--logfile', '/dev/null', '--bind-address', '127.0.0.1', '--port', String(atPort), join(dir, 'boot')]),
+      ...groups.at.wrap(...pin(serverCpu, atBin, ['--daemon', '--no-fork', '--user', 'root', '--group', 'root', '--logfile', '/dev/null', '--bind-address', '127.0.0.1', '--port', String(atPort), join(dir, 'boot')])),
       { stdio: 'inherit' },
     );
     children.push(at);
+    groups.at.track(at.pid);
+    // The floor: the least a Node lock-step sender can do per block (bench/tftp-floor.ts), pinned like edgeboot.
+    const floorJs = join(dirname(self), 'tftp-floor.js');
+    const fl = spawn(...groups.floor.wrap(...pin(serverCpu, process.execPath, [floorJs, dir])), { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(fl);
+    groups.floor.track(fl.pid);
+    const floorPort = await waitForPort(fl);
     await new Promise((r) => setTimeout(r, 300));
     const load0 = loadavg()[0]!;
 
     const out = join(dir, 'out.bin');
-    const rows: Array<{ name: string; bytes: number; eb: number[]; hpa: number[] }> = [
-      { name: '64 MiB, blksize 512', bytes: BIG, eb: [], hpa: [] },
-      { name: '64 MiB, blksize 1468', bytes: BIG, eb: [], hpa: [] },
-      { name: '64 MiB, blksize 1468 + windowsize 8 (hpa: lock-step)', bytes: BIG, eb: [], hpa: [] },
-      { name: `${CONCURRENT} × 1 MiB at once, blksize 1468`, bytes: CONCURRENT * SMALL, eb: [], hpa: [] },
+    type Row = { name: string; bytes: number; eb: number[]; hpa: number[]; ebCpu: number[]; hpaCpu: number[]; floorCpu: number[] };
+    const row = (name: string, bytes: number): Row => ({ name, bytes, eb: [], hpa: [], ebCpu: [], hpaCpu: [], floorCpu: [] });
+    const rows: Row[] = [
+      row('64 MiB, blksize 512', BIG),
+      row('64 MiB, blksize 1468', BIG),
+      row('64 MiB, blksize 1468 + windowsize 8 (hpa: lock-step)', BIG),
+      row(`${CONCURRENT} × 1 MiB at once, blksize 1468`, CONCURRENT * SMALL),
     ];
     const opts = [['blksize 512'], ['blksize 1468'], ['blksize 1468', 'windowsize 8']];
-    // `--windowed-only` skips the tftpd-hpa comparison (a short run of the atftpd one on a busy machine).
+    // `--windowed-only` skips the tftpd-hpa comparison (a short run of the atftpd one on a busy machine);
+    // `--concurrent-only` runs just the 200-at-once round against tftpd-hpa (a quick CPU check, or a profile).
     const lockStep = !process.argv.includes('--windowed-only');
+    const onlyConcurrent = process.argv.includes('--concurrent-only');
+    const singles = onlyConcurrent ? [] : opts;
+    const ports = { eb: ebPort, hpa: hpaPort, at: atPort, floor: floorPort };
+    /** Seconds of `job` and the CPU-seconds `who`'s group used meanwhile. */
+    const measured = async (who: 'eb' | 'hpa' | 'at' | 'floor', job: () => Promise<number>): Promise<[number, number]> => {
+      const c0 = groups[who].seconds();
+      const s = await job();
+      return [s, groups[who].seconds() - c0];
+    };
     // One untimed pass first: both servers warm (edgeboot's JIT, both page caches) before anything counts.
     for (const port of lockStep ? [ebPort, hpaPort] : []) {
-      for (const o of opts) await single(port, out, o, clientCpu);
+      for (const o of singles) await single(port, out, o, clientCpu);
       await concurrent(port, join(dir, 'crowd'), crowdCpu, port === ebPort ? 'edgeboot (warm-up)' : 'tftpd-hpa (warm-up)');
     }
+    for (const o of lockStep ? singles.slice(0, 2) : []) await single(floorPort, out, o, clientCpu);
     for (let r = 0; r < (lockStep ? runs : 0); r++) {
       // Alternate which server goes first so drift on the machine falls on both.
-      const order: Array<['eb' | 'hpa', number]> = r % 2 === 0 ? [['eb', ebPort], ['hpa', hpaPort]] : [['hpa', hpaPort], ['eb', ebPort]];
-      for (const [i, o] of opts.entries()) {
-        for (const [who, port] of order) rows[i]![who].push(await single(port, out, o, clientCpu));
+      const order: Array<'eb' | 'hpa'> = r % 2 === 0 ? ['eb', 'hpa'] : ['hpa', 'eb'];
+      const record = (i: number, who: 'eb' | 'hpa', [s, cpu]: [number, number]) => {
+        rows[i]![who].push(s);
+        rows[i]![`${who}Cpu`].push(cpu);
+      };
+      for (const [i, o] of singles.entries()) {
+        for (const who of order) record(i, who, await measured(who, () => single(ports[who], out, o, clientCpu)));
+        // Lock-step rows only: the floor has no windows.
+        if (i < 2) rows[i]!.floorCpu.push((await measured('floor', () => single(floorPort, out, o, clientCpu)))[1]);
       }
-      for (const [who, port] of order) rows[3]![who].push(await concurrent(port, join(dir, 'crowd'), crowdCpu, who === 'eb' ? 'edgeboot' : 'tftpd-hpa'));
+      for (const who of order) {
+        record(3, who, await measured(who, () => concurrent(ports[who], join(dir, 'crowd'), crowdCpu, who === 'eb' ? 'edgeboot' : 'tftpd-hpa')));
+      }
     }
 
     // Windowed: edgeboot vs atftpd, both honouring windowsize; CPU-seconds of each server per run.
-    const wopts = [['blksize 1468', 'windowsize 8'], ['blksize 1468', 'windowsize 16']];
+    const wopts = onlyConcurrent ? [] : [['blksize 1468', 'windowsize 8'], ['blksize 1468', 'windowsize 16']];
     const wrows = wopts.map((o) => ({ name: `64 MiB, ${o.join(' + ')}`, eb: [] as number[], at: [] as number[], ebCpu: [] as number[], atCpu: [] as number[] }));
     for (const o of wopts) for (const port of [ebPort, atPort]) await single(port, out, o, clientCpu);
-    for (let r = 0; r < runs; r++) {
-      const order: Array<['eb' | 'at', number, number | undefined]> =
-        r % 2 === 0 ? [['eb', ebPort, eb.pid], ['at', atPort, at.pid]] : [['at', atPort, at.pid], ['eb', ebPort, eb.pid]];
+    for (let r = 0; r < (wopts.length > 0 ? runs : 0); r++) {
+      const order: Array<'eb' | 'at'> = r % 2 === 0 ? ['eb', 'at'] : ['at', 'eb'];
       for (const [i, o] of wopts.entries()) {
-        for (const [who, port, pid] of order) {
-          const c0 = cpuSeconds(pid);
-          wrows[i]![who].push(await single(port, out, o, clientCpu));
-          wrows[i]![`${who}Cpu`].push(cpuSeconds(pid) - c0);
+        for (const who of order) {
+          const [s, cpu] = await measured(who, () => single(ports[who], out, o, clientCpu));
+          wrows[i]![who].push(s);
+          wrows[i]![`${who}Cpu`].push(cpu);
         }
       }
     }
 
     const mbps = (bytes: number, s: number) => bytes / 1e6 / s;
+    const cpuCell = (a: number[], b: number[]) => `${median(a).toFixed(2)} | ${median(b).toFixed(2)}`;
     const lines = [
       `edgeboot vs tftpd-hpa ${pinned ? '(taskset: servers cpu 1, clients cpu 1; crowd clients cpu 0)' : '(unpinned)'}, median of ${runs}, client atftp`,
+      `server CPU: ${groups.eb.method}`,
       'seconds per run (edgeboot | tftpd-hpa):',
     ];
-    for (const row of lockStep ? rows : []) lines.push(`  ${row.name.padEnd(54)} ${fmt(row.eb)} | ${fmt(row.hpa)}`);
-    lines.push('', `${'scenario'.padEnd(56)} ${'edgeboot MB/s'.padStart(14)} ${'tftpd-hpa MB/s'.padStart(15)} ${'ratio'.padStart(7)}`);
-    for (const row of lockStep ? rows : []) {
-      const e = mbps(row.bytes, median(row.eb));
-      const h = mbps(row.bytes, median(row.hpa));
-      lines.push(`${row.name.padEnd(56)} ${e.toFixed(1).padStart(14)} ${h.toFixed(1).padStart(15)} ${(e / h).toFixed(2).padStart(7)}`);
-    }
-    lines.push('', `edgeboot vs atftpd ${atBin} (windowed, RFC 7440), median of ${runs}, seconds per run (edgeboot | atftpd):`);
-    for (const row of wrows) lines.push(`  ${row.name.padEnd(54)} ${fmt(row.eb)} | ${fmt(row.at)}`);
-    lines.push(`${'scenario'.padEnd(56)} ${'edgeboot MB/s'.padStart(14)} ${'atftpd MB/s'.padStart(12)} ${'ratio'.padStart(7)} ${'CPU-s/run eb | atftpd'.padStart(22)}`);
-    for (const row of wrows) {
-      const e = mbps(BIG, median(row.eb));
-      const a = mbps(BIG, median(row.at));
+    const shown = lockStep ? rows.filter((_, i) => !onlyConcurrent || i === 3) : [];
+    for (const r of shown) lines.push(`  ${r.name.padEnd(54)} ${fmt(r.eb)} | ${fmt(r.hpa)}`);
+    lines.push('server CPU-seconds per run (edgeboot | tftpd-hpa):');
+    for (const r of shown) lines.push(`  ${r.name.padEnd(54)} ${fmt(r.ebCpu)} | ${fmt(r.hpaCpu)}`);
+    lines.push(
+      '',
+      `${'scenario'.padEnd(56)} ${'edgeboot MB/s'.padStart(14)} ${'tftpd-hpa MB/s'.padStart(15)} ${'ratio'.padStart(7)} ${'CPU-s/run eb | hpa'.padStart(20)} ${'CPU ratio'.padStart(10)}`,
+    );
+    for (const r of shown) {
+      const e = mbps(r.bytes, median(r.eb));
+      const h = mbps(r.bytes, median(r.hpa));
+      const cpuRatio = median(r.ebCpu) / median(r.hpaCpu);
       lines.push(
-        `${row.name.padEnd(56)} ${e.toFixed(1).padStart(14)} ${a.toFixed(1).padStart(12)} ${(e / a).toFixed(2).padStart(7)} ${`${median(row.ebCpu).toFixed(2)} | ${median(row.atCpu).toFixed(2)}`.padStart(22)}`,
+        `${r.name.padEnd(56)} ${e.toFixed(1).padStart(14)} ${h.toFixed(1).padStart(15)} ${(e / h).toFixed(2).padStart(7)} ${cpuCell(r.ebCpu, r.hpaCpu).padStart(20)} ${cpuRatio.toFixed(2).padStart(10)}`,
       );
     }
+    const floorRows = shown.filter((r) => r.floorCpu.length > 0);
+    if (floorRows.length > 0) {
+      lines.push('', 'the floor: a bare Node lock-step sender (bench/tftp-floor.ts: one event in, one send out, no checks), CPU-seconds per run:');
+      for (const r of floorRows) {
+        lines.push(`  ${r.name.padEnd(54)} ${fmt(r.floorCpu)}   edgeboot / floor ${(median(r.ebCpu) / median(r.floorCpu)).toFixed(2)}, tftpd-hpa / floor ${(median(r.hpaCpu) / median(r.floorCpu)).toFixed(2)}`);
+      }
+    }
+    if (wrows.length > 0) {
+      lines.push('', `edgeboot vs atftpd ${atBin} (windowed, RFC 7440), median of ${runs}, seconds per run (edgeboot | atftpd):`);
+      for (const r of wrows) lines.push(`  ${r.name.padEnd(54)} ${fmt(r.eb)} | ${fmt(r.at)}`);
+      lines.push(`${'scenario'.padEnd(56)} ${'edgeboot MB/s'.padStart(14)} ${'atftpd MB/s'.padStart(12)} ${'ratio'.padStart(7)} ${'CPU-s/run eb | atftpd'.padStart(22)}`);
+      for (const r of wrows) {
+        const e = mbps(BIG, median(r.eb));
+        const a = mbps(BIG, median(r.at));
+        lines.push(`${r.name.padEnd(56)} ${e.toFixed(1).padStart(14)} ${a.toFixed(1).padStart(12)} ${(e / a).toFixed(2).padStart(7)} ${cpuCell(r.ebCpu, r.atCpu).padStart(22)}`);
+      }
+    }
     lines.push(`load average (1 min): ${load0.toFixed(2)} at start, ${loadavg()[0]!.toFixed(2)} at end`);
+    // edgeboot logs a transfer that did not end well at warn (the level the bench runs it at): count them by
+    // outcome, so a failed client can be told apart from a server-side timeout.
+    const warned = new Map<string, number>();
+    for (const line of readFileSync(join(dir, 'edgeboot.log'), 'utf8').split('\n')) {
+      if (!line.includes('"msg":"tftp transfer"')) continue;
+      const outcome = /"outcome":"(\w+)"/.exec(line)?.[1] ?? 'unknown';
+      warned.set(outcome, (warned.get(outcome) ?? 0) + 1);
+    }
+    lines.push(`edgeboot transfers logged at warn: ${warned.size === 0 ? 'none' : [...warned].map(([k, n]) => `${n} ${k}`).join(', ')}`);
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {
-    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    // The servers exit on SIGTERM (edgeboot writes its --cpu-prof profile then); the groups end any stragglers.
+    await Promise.all(
+      children.map((c) => (c.exitCode === null && c.signalCode === null ? new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 5000);
+        c.once('exit', () => {
+          clearTimeout(t);
+          resolve();
+        });
+        c.kill('SIGTERM');
+      }) : undefined)),
+    );
+    for (const g of Object.values(groups)) await g.remove();
     rmSync(dir, { recursive: true, force: true });
   }
 }

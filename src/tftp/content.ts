@@ -34,42 +34,52 @@ export function lastBlock(size: number, blksize: number): number {
   return Math.floor(size / blksize) + 1;
 }
 
+/** A file laid out as ready-to-send DATA packets: one contiguous buffer and a view of each block's packet in it. */
+export interface PacketTable {
+  readonly bytes: Buffer;
+  /** `blocks[n - 1]` is the whole DATA packet of block n. */
+  readonly blocks: readonly Buffer[];
+}
+
+/** Heap bytes of one Buffer view and its array slot (measured on Node 20), for cache accounting. */
+export const VIEW_BYTES = 104;
+
 /**
  * Lay `data` out as ready-to-send DATA packets: block n at (n-1)·(blksize+4), header in place. Built once
- * per (file, blksize) for cached loaders, so a rack booting at once shares one copy and sends without copying.
+ * per (file, blksize) for cached loaders, so a rack booting at once shares one copy, and one view per block,
+ * and sends without copying or allocating.
  */
-export function buildPackets(data: Buffer, blksize: number): Buffer {
+export function buildPackets(data: Buffer, blksize: number): PacketTable {
   const count = Math.ceil(data.length / blksize);
-  const out = Buffer.allocUnsafe(data.length + 4 * count);
+  const bytes = Buffer.allocUnsafe(data.length + 4 * count);
+  const blocks: Buffer[] = new Array<Buffer>(count);
   for (let k = 0; k < count; k++) {
     const at = k * (blksize + 4);
-    out.writeUInt16BE(OPCODE.data, at);
-    out.writeUInt16BE((k + 1) & 0xffff, at + 2);
-    data.copy(out, at + 4, k * blksize, Math.min(data.length, (k + 1) * blksize));
+    bytes.writeUInt16BE(OPCODE.data, at);
+    bytes.writeUInt16BE((k + 1) & 0xffff, at + 2);
+    const end = Math.min(data.length, (k + 1) * blksize);
+    data.copy(bytes, at + 4, k * blksize, end);
+    blocks[k] = bytes.subarray(at, at + 4 + end - k * blksize);
   }
-  return out;
+  return { bytes, blocks };
 }
 
 /** Content whose packets were all built up front (rendered files, cached loaders). */
 export class PrebuiltContent implements Content {
-  readonly #packets: Buffer;
-  readonly #blksize: number;
+  readonly #blocks: readonly Buffer[];
 
   constructor(
-    packets: Buffer,
+    packets: PacketTable,
     readonly size: number,
-    blksize: number,
+    _blksize: number,
     readonly origin: Origin,
   ) {
-    this.#packets = packets;
-    this.#blksize = blksize;
+    this.#blocks = packets.blocks;
   }
 
   packet(n: number): Buffer {
-    const start = (n - 1) * this.#blksize;
-    if (start >= this.size) return dataHeader(n);
-    const at = (n - 1) * (this.#blksize + 4);
-    return this.#packets.subarray(at, at + 4 + Math.min(this.#blksize, this.size - start));
+    // Past the data: the empty closing block of a size that is a multiple of blksize (RFC 1350 §6).
+    return this.#blocks[n - 1] ?? dataHeader(n);
   }
 
   async load(_n?: number): Promise<void> {}
@@ -84,8 +94,16 @@ const CHUNK_TARGET = 128 * 1024;
 
 interface Chunk {
   buf?: Buffer;
+  /** The DATA packet of each block of the chunk, views into `buf` made once per buffer. */
+  views?: Buffer[];
   loading?: Promise<void>;
   error?: unknown;
+}
+
+/** A full-size chunk buffer whose blocks were all acknowledged, with its packet views (same offsets next time). */
+interface Spare {
+  buf: Buffer;
+  views: Buffer[];
 }
 
 /**
@@ -101,7 +119,7 @@ export class PacketContent implements Content {
   readonly #perChunk: number;
   readonly #chunks = new Map<number, Chunk>();
   /** Full-size chunk buffers whose blocks were all acknowledged. */
-  readonly #spare: Buffer[] = [];
+  readonly #spare: Spare[] = [];
   #released = 0;
   #closed = false;
 
@@ -123,10 +141,9 @@ export class PacketContent implements Content {
     if (start >= this.size) return dataHeader(n);
     const c = Math.floor((n - 1) / this.#perChunk);
     const chunk = this.#chunks.get(c) ?? this.#fetch(c);
-    if (!chunk.buf) return undefined;
+    if (!chunk.views) return undefined;
     if (!this.#chunks.has(c + 1)) this.#fetch(c + 1);
-    const at = (n - 1 - c * this.#perChunk) * this.#stride;
-    return chunk.buf.subarray(at, at + 4 + Math.min(this.#blksize, this.size - start));
+    return chunk.views[n - 1 - c * this.#perChunk];
   }
 
   async load(n: number): Promise<void> {
@@ -144,7 +161,7 @@ export class PacketContent implements Content {
     for (const [c, chunk] of this.#chunks) {
       if (c >= floor) continue;
       this.#chunks.delete(c);
-      if (chunk.buf?.length === full) this.#spare.push(chunk.buf);
+      if (chunk.buf?.length === full && chunk.views) this.#spare.push({ buf: chunk.buf, views: chunk.views });
     }
   }
 
@@ -165,11 +182,15 @@ export class PacketContent implements Content {
     const bytes = Math.min(this.#perChunk * this.#blksize, this.size - position);
     const count = Math.ceil(bytes / this.#blksize);
     const length = bytes + 4 * count;
-    const buf = (length === this.#perChunk * this.#stride && this.#spare.pop()) || Buffer.allocUnsafe(length);
+    const spare = length === this.#perChunk * this.#stride ? this.#spare.pop() : undefined;
+    const buf = spare?.buf ?? Buffer.allocUnsafe(length);
+    const views = spare?.views ?? [];
     const slots: Buffer[] = [];
     for (let k = 0; k < count; k++) {
       const at = k * this.#stride;
-      slots.push(buf.subarray(at + 4, at + 4 + Math.min(this.#blksize, bytes - k * this.#blksize)));
+      const end = at + 4 + Math.min(this.#blksize, bytes - k * this.#blksize);
+      slots.push(buf.subarray(at + 4, end));
+      if (!spare) views.push(buf.subarray(at, end));
     }
     // Headers go in after the payload: a recycled buffer that a late retransmission still points at then
     // carries either its old, acknowledged block number (ignored by the client) or a whole new packet.
@@ -179,6 +200,7 @@ export class PacketContent implements Content {
         buf.writeUInt16BE((first + k) & 0xffff, k * this.#stride + 2);
       }
       chunk.buf = buf;
+      chunk.views = views;
     };
     const pending = this.#src.read(slots, position);
     if (!pending) {

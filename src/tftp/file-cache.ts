@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { BootFile } from '../files/boot-files.js';
-import { buildPackets } from './content.js';
+import { type PacketTable, VIEW_BYTES, buildPackets } from './content.js';
 
 /** Limits of the in-memory cache of small files (boot loaders). */
 export interface FileCacheOptions {
@@ -15,7 +15,7 @@ interface Entry {
   size: number;
   data: Promise<Buffer>;
   /** The file laid out as DATA packets, per block size asked for. */
-  packets: Map<number, Buffer>;
+  packets: Map<number, PacketTable>;
   bytes: number;
 }
 
@@ -50,7 +50,7 @@ export class FileCache {
   }
 
   /** `file` as ready-to-send DATA packets of `blksize`, built once per block size. */
-  async packets(file: BootFile, blksize: number): Promise<Buffer> {
+  async packets(file: BootFile, blksize: number): Promise<PacketTable> {
     const entry = await this.#entry(file);
     const data = await entry.data;
     let built = entry.packets.get(blksize);
@@ -58,8 +58,9 @@ export class FileCache {
       built = buildPackets(data, blksize);
       if (this.#entries.get(file.path) === entry) {
         entry.packets.set(blksize, built);
-        entry.bytes += built.length;
-        this.#total += built.length;
+        const bytes = built.bytes.length + built.blocks.length * VIEW_BYTES;
+        entry.bytes += bytes;
+        this.#total += bytes;
         this.#evict();
       }
     }

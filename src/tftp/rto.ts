@@ -1,5 +1,10 @@
-/** Retransmission timeout bounds (RFC 6298 §2): a 200 ms floor, as TCP's, so a CPU-starved client is not fed spurious repeats. */
-export const RTO = { initialMs: 500, minMs: 200, maxMs: 4000 } as const;
+/**
+ * Retransmission timeout bounds (RFC 6298 §2): a 200 ms floor, as TCP's, so a CPU-starved client is not fed
+ * spurious repeats. `oackMs` is the least an OACK waits for ACK 0: no round trip has been measured yet, and
+ * some clients (atftp) abort on a second OACK, so it is tftpd-hpa's retransmission interval and RFC 2349's
+ * smallest timeout (1 s), never a guess from the initial RTO.
+ */
+export const RTO = { initialMs: 500, minMs: 200, maxMs: 4000, oackMs: 1000 } as const;
 
 /** The retransmission timeout of one transfer: RFC 6298 §2 smoothed RTT and variance, doubled per timeout (§5.5). */
 export class RtoEstimator {
@@ -15,6 +20,11 @@ export class RtoEstimator {
   /** The current timeout in ms. */
   get ms(): number {
     return this.#rto;
+  }
+
+  /** Wait at least `ms` (never past `maxMs`) until a sample or a backoff says otherwise. */
+  atLeast(ms: number): void {
+    this.#rto = Math.max(this.#rto, Math.min(ms, this.maxMs));
   }
 
   /** Feed one round-trip sample (never from a retransmitted packet: Karn's rule). */

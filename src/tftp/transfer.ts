@@ -7,7 +7,7 @@ import type { TftpMetrics } from './metrics.js';
 import type { Negotiated } from './options.js';
 import { OPCODE, TFTP_ERROR, encodeError, encodeOack } from './packet.js';
 import type { TokenBucket } from './rate-limit.js';
-import { RtoEstimator } from './rto.js';
+import { RTO, RtoEstimator } from './rto.js';
 
 /** How a transfer ended. */
 export type Outcome = 'ok' | 'timeout' | 'aborted' | 'error' | 'shutdown';
@@ -57,6 +57,7 @@ export class Transfer {
   #sampleAt = 0;
   #deadline = 0;
   #timer?: NodeJS.Timeout;
+  #expiring?: NodeJS.Immediate;
   #timerAt = 0;
   #timeouts = 0;
   #loading = false;
@@ -80,7 +81,12 @@ export class Transfer {
     // A client-given timeout (RFC 2349 §2) bounds how long we wait; we may retransmit sooner.
     this.#rto = new RtoEstimator(n.timeoutMs);
     this.#debug = options.log.isLevelEnabled('debug');
-    if (n.reply.length > 0) this.#oack = encodeOack(n.reply);
+    if (n.reply.length > 0) {
+      this.#oack = encodeOack(n.reply);
+      // RFC 2347 §2 has the client answer an OACK with ACK 0; a resend that crosses a late ACK 0 makes atftp
+      // abort ("unexpected OACK"), so the OACK waits a full second (and backs off from there) before it is resent.
+      this.#rto.atLeast(RTO.oackMs);
+    }
     this.#floor = this.#oack ? 0 : 1;
     this.#next = this.#floor;
   }
@@ -116,8 +122,8 @@ export class Transfer {
     if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED') this.#finish('aborted');
   }
 
-  /** Send every block the window allows from #next. */
-  #pump(): void {
+  /** Send every block the window allows from #next; `now` is passed in when the caller has read the clock already. */
+  #pump(now = performance.now()): void {
     if (this.#done) return;
     const limit = this.#floor === 0 ? 1 : Math.min(this.#floor + this.#window, this.#last + 1);
     while (this.#next < limit) {
@@ -138,7 +144,7 @@ export class Transfer {
         this.#sentHigh = n;
         if (this.#sampleBlock < 0) {
           this.#sampleBlock = n;
-          this.#sampleAt = performance.now();
+          this.#sampleAt = now;
         }
       } else {
         this.retransmits++;
@@ -146,7 +152,7 @@ export class Transfer {
       }
       this.#next = n + 1;
     }
-    this.#deadline = performance.now() + this.#rto.ms;
+    this.#deadline = now + this.#rto.ms;
     this.#arm();
   }
 
@@ -183,12 +189,31 @@ export class Transfer {
     this.#timer = undefined;
     if (this.#done) return;
     this.#flush();
+    if (this.#due()) {
+      // Node runs expired timers before it reads the sockets: after a busy stretch of the event loop the ACK
+      // this timeout is about to give up on (ACK 0, say) may be queued already. Decide after this turn's reads.
+      this.#expiring ??= setImmediate(() => this.#expire());
+    } else {
+      this.#arm();
+    }
+  }
+
+  /** The deadline has passed and no block is being read (a read in progress pushes the deadline instead). */
+  #due(): boolean {
     const now = performance.now();
     if (this.#loading) this.#deadline = now + this.#rto.ms;
-    if (now < this.#deadline - 1 || this.#loading) {
+    return now >= this.#deadline - 1 && !this.#loading;
+  }
+
+  /** A timeout: resend from the floor with a doubled RTO, or give up after `retries` in a row. */
+  #expire(): void {
+    this.#expiring = undefined;
+    if (this.#done) return;
+    if (!this.#due()) {
       this.#arm();
       return;
     }
+    const now = performance.now();
     this.#timeouts++;
     if (this.#timeouts > this.#o.retries) {
       this.#finish('timeout', 'timed out waiting for an ACK');
@@ -198,7 +223,7 @@ export class Transfer {
     this.#sampleBlock = -1; // Karn: no RTT sample from a retransmitted block.
     if (this.#debug) this.#o.log.debug({ floor: this.#floor, rto: this.#rto.ms }, 'timeout, resending window');
     this.#next = this.#floor;
-    this.#pump();
+    this.#pump(now);
   }
 
   #flush(): void {
@@ -275,14 +300,16 @@ export class Transfer {
     // RFC 7440 §4: an ACK inside the window means the rest was lost; resume right after it.
     if (this.#next > this.#floor && this.#sampleBlock > acked) this.#sampleBlock = -1;
     this.#next = this.#floor;
-    this.#pump();
+    this.#pump(now);
   }
 
   #finish(outcome: Outcome, error?: string): void {
     if (this.#done) return;
     this.#done = true;
     if (this.#timer) clearTimeout(this.#timer);
+    if (this.#expiring) clearImmediate(this.#expiring);
     this.#timer = undefined;
+    this.#expiring = undefined;
     this.#flush();
     this.#content.close();
     const close = () => {

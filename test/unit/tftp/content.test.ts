@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BootFile } from '../../../src/files/boot-files.js';
-import { type Content, PacketContent, PrebuiltContent, buildPackets, lastBlock, toNetascii } from '../../../src/tftp/content.js';
+import { type Content, PacketContent, PrebuiltContent, VIEW_BYTES, buildPackets, lastBlock, toNetascii } from '../../../src/tftp/content.js';
 import { FileCache } from '../../../src/tftp/file-cache.js';
 import { fileSource, netasciiFileSource } from '../../../src/tftp/file-stream.js';
 
@@ -149,8 +149,9 @@ describe('file cache', () => {
     const cache = new FileCache({ maxFileBytes: 4096, maxTotalBytes: 65536 });
     const a = await cache.packets(await bootFile(path), 512);
     expect(await cache.packets(await bootFile(path), 512)).toBe(a);
-    expect(a.length).toBe(1000 + 2 * 4);
-    expect(cache.bytes).toBe(1000 + 1008);
+    expect(a.bytes.length).toBe(1000 + 2 * 4);
+    expect(a.blocks.map((b) => b.length)).toEqual([516, 492]);
+    expect(cache.bytes).toBe(1000 + 1008 + 2 * VIEW_BYTES);
   });
 
   it('least recently used files are evicted past the byte budget', async () => {

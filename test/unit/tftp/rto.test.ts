@@ -32,6 +32,17 @@ describe('retransmission timeout (RFC 6298 §2, §5.5)', () => {
     expect(seen).toEqual([1000, 2000, 4000, 4000, 4000]);
   });
 
+  it('a floor raises the timeout until a sample, never past the client’s timeout', () => {
+    const r = new RtoEstimator();
+    r.atLeast(RTO.oackMs);
+    expect(r.ms).toBe(RTO.oackMs);
+    r.sample(1);
+    expect(r.ms).toBe(RTO.minMs);
+    const capped = new RtoEstimator(800);
+    capped.atLeast(RTO.oackMs);
+    expect(capped.ms).toBe(800);
+  });
+
   it('backoff never passes the client’s timeout', () => {
     const r = new RtoEstimator(1000);
     r.backoff();

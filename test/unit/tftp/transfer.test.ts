@@ -52,7 +52,7 @@ function setup(size: number, options: TftpOption[] = [], retries = 3) {
 }
 
 beforeEach(() => {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate', 'performance'] });
 });
 afterEach(() => {
   vi.useRealTimers();
@@ -155,10 +155,42 @@ describe('options and windows (RFC 2347 §2, RFC 7440 §4)', () => {
     expect(s.dataBlocks()).toEqual([1]);
   });
 
-  it('a lost OACK is sent again on timeout', () => {
+  it('a lost OACK (or ACK 0) is sent again after a second, then backing off', () => {
     const s = setup(5000, [['blksize', '1024']]);
     s.t.start();
-    vi.advanceTimersByTime(RTO.initialMs + 5);
+    vi.advanceTimersByTime(RTO.oackMs + 5);
+    expect(s.peer.sent.map((x) => x.packet.op)).toEqual(['oack', 'oack']);
+    vi.advanceTimersByTime(RTO.oackMs + 5);
+    expect(s.peer.sent.map((x) => x.packet.op)).toEqual(['oack', 'oack']);
+    vi.advanceTimersByTime(RTO.oackMs);
+    expect(s.peer.sent.map((x) => x.packet.op)).toEqual(['oack', 'oack', 'oack']);
+  });
+
+  it('an ACK 0 late by more than the initial RTO meets no second OACK (atftp aborts on one)', () => {
+    const s = setup(5000, [['blksize', '1024']]);
+    s.t.start();
+    vi.advanceTimersByTime(RTO.oackMs - 10);
+    expect(s.peer.sent.map((x) => x.packet.op)).toEqual(['oack']);
+    s.ack(0);
+    expect(s.peer.sent.map((x) => x.packet.op)).toEqual(['oack', 'data']);
+    expect(s.t.retransmits).toBe(0);
+  });
+
+  it('a timeout that falls due with ACK 0 already queued does not resend the OACK', () => {
+    const s = setup(5000, [['blksize', '1024']]);
+    s.t.start();
+    // The event loop was busy past the deadline: the timer runs first, the queued ACK 0 is read in the same turn.
+    vi.advanceTimersToNextTimer();
+    s.ack(0);
+    vi.advanceTimersByTime(0);
+    expect(s.peer.sent.map((x) => x.packet.op)).toEqual(['oack', 'data']);
+    expect(s.t.retransmits).toBe(0);
+  });
+
+  it('a client timeout of one second (RFC 2349) is the OACK’s wait too', () => {
+    const s = setup(5000, [['timeout', '1']]);
+    s.t.start();
+    vi.advanceTimersByTime(1005);
     expect(s.peer.sent.map((x) => x.packet.op)).toEqual(['oack', 'oack']);
   });
 
