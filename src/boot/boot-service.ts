@@ -65,6 +65,10 @@ export class BootService {
   #httpPort: number;
   /** IPv6 addresses whose neighbour-table lookup is in flight (for the timeline). */
   readonly #lookups = new Set<string>();
+  /** Timeline details of rendered results, kept as long as the result is (the render cache holds it). */
+  readonly #details = new WeakMap<RenderResult, string>();
+  /** The entry script by the local address it was rendered for (and the port it names). */
+  readonly #entries = new Map<string, { port: number; text: string }>();
 
   constructor(options: BootServiceOptions) {
     this.#o = options;
@@ -91,7 +95,19 @@ export class BootService {
 
   /** Render `req.kind` for the machine; unknown MACs are recorded as discoveries. */
   async render(req: BootRequest): Promise<BootAnswer> {
-    const node = await this.find(req.mac, req.uuid);
+    return this.#renderFor(await this.find(req.mac, req.uuid), req);
+  }
+
+  /**
+   * `render` without a promise: the node is read from the store the feeds keep (every feed's lookup is that
+   * store's synchronous find), so a cached script is answered in the same turn, with no microtask hops.
+   */
+  renderNow(req: BootRequest): BootAnswer {
+    const node = req.mac || req.uuid ? this.#o.store.find({ mac: req.mac, uuid: req.uuid }) : undefined;
+    return this.#renderFor(node, req);
+  }
+
+  #renderFor(node: Node | undefined, req: BootRequest): BootAnswer {
     const mac = req.mac ?? node?.macs[0];
     const ip = normaliseIp(req.clientIp);
     if (!node && req.mac && this.#o.store.loaded) {
@@ -114,8 +130,7 @@ export class BootService {
     }
     if (mac && this.#o.timeline) {
       if (stage === 'script') this.#o.timeline.learnIp(ip, mac);
-      const detail = stage === 'script' ? `${result.decision.purpose} ${req.kind}/${result.template.name}` : req.kind;
-      this.#o.timeline.record(mac, { at: Date.now(), stage, via: req.via, detail, outcome: 'ok' });
+      this.#o.timeline.record(mac, { at: Date.now(), stage, via: req.via, detail: this.#eventDetail(stage, req.kind, result), outcome: 'ok' });
     }
     if (result.decision.warn) {
       this.#o.log.warn({ mac: req.mac, state: node?.status, purpose: result.decision.purpose }, result.decision.reason);
@@ -126,13 +141,34 @@ export class BootService {
       systemId: node?.systemId,
       detail: `${req.kind} ${result.decision.purpose} via ${req.via}`,
     });
-    return { ...result, node };
+    // Spelled out rather than spread: this runs on every boot request.
+    return { text: result.text, decision: result.decision, template: result.template, tried: result.tried, node };
+  }
+
+  /**
+   * The timeline detail of a served script, "<purpose> <kind>/<template>": made once per rendered result (a
+   * cached script is the same result object on every request), not concatenated per request.
+   */
+  #eventDetail(stage: 'script' | 'answer', kind: Kind, result: RenderResult): string {
+    if (stage !== 'script') return kind;
+    let detail = this.#details.get(result);
+    if (detail === undefined) {
+      detail = `${result.decision.purpose} ${kind}/${result.template.name}`;
+      this.#details.set(result, detail);
+    }
+    return detail;
   }
 
   /** The iPXE entry script for a client that arrived on `localAddress`. */
   entryScript(localAddress: string): string {
+    const known = this.#entries.get(localAddress);
+    if (known && known.port === this.#httpPort) return known.text;
     const ep = this.endpoint(localAddress);
-    return renderEntryScript(httpBase(ep.address, ep.httpPort), this.#o.retrySeconds);
+    const text = renderEntryScript(httpBase(ep.address, ep.httpPort), this.#o.retrySeconds);
+    // Kept per local address (a host has a handful); bounded all the same, as the key comes from the socket.
+    if (this.#entries.size >= 64) this.#entries.clear();
+    this.#entries.set(localAddress, { port: this.#httpPort, text });
+    return text;
   }
 
   /**

@@ -4,6 +4,8 @@ import { EdgebootError } from './errors.js';
 /** Strip the IPv4-mapped IPv6 prefix Node reports for dual-stack sockets (`::ffff:10.0.0.5`). */
 export function normaliseIp(ip: string | undefined): string {
   if (!ip) return '';
+  // No colon: IPv4 (every boot request's peer on an IPv4 network), no v4-mapped form to unwrap.
+  if (ip.indexOf(':') < 0) return ip.toLowerCase();
   const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
   return m ? m[1]! : ip.toLowerCase();
 }

@@ -13,11 +13,51 @@ function sorted(labels: Labels): Labels {
   return out;
 }
 
+/** One label set of a counter, bound once: `inc` costs an addition, not a label hash and check. */
+export interface CounterSeries {
+  inc(by?: number): void;
+}
+
+/** One label set of a histogram, bound once: `observe` costs a bucket search, not a label hash and check. */
+export interface HistogramSeries {
+  observe(value: number): void;
+}
+
+/**
+ * prom-client's own record of the series whose labels are `labels` (the very object it was first given), or
+ * undefined when this version of prom-client keeps its series some other way; the callers then stay on the
+ * public path. A scrape reads these records, so a bound series that adds to one is exposed exactly as if
+ * every call had gone through `inc`/`observe`: prom-client's label children hash and validate the labels on
+ * every call (≈ 1–2 µs each, several per boot request), this costs one lookup per series.
+ */
+function seriesRecord<T>(metric: object, labels: Labels): T | undefined {
+  const map = (metric as { hashMap?: unknown }).hashMap;
+  if (!map || typeof map !== 'object') return undefined;
+  return Object.values(map as Record<string, { labels?: unknown }>).find((r) => r.labels === labels) as T | undefined;
+}
+
 /** A monotonically increasing count per label set. */
 export class Counter {
   constructor(readonly inner: prom.Counter<string>) {}
   inc(labels: Labels = {}, by = 1): void {
     this.inner.inc(sorted(labels), by);
+  }
+
+  /** The series for `labels`, for a caller that counts it often: the first `inc` goes through prom-client (and validates). */
+  series(labels: Labels = {}): CounterSeries {
+    const own = sorted(labels);
+    let record: { value: number } | undefined;
+    return {
+      inc: (by = 1) => {
+        // A negative or non-finite step takes the public path, which refuses it the way it always did.
+        if (record && by >= 0 && by < Infinity) {
+          record.value += by;
+          return;
+        }
+        this.inner.inc(own, by);
+        record ??= seriesRecord(this.inner, own);
+      },
+    };
   }
 }
 
@@ -37,9 +77,37 @@ export class Gauge {
 
 /** Cumulative-bucket histogram per label set. */
 export class Histogram {
-  constructor(readonly inner: prom.Histogram<string>) {}
+  constructor(
+    readonly inner: prom.Histogram<string>,
+    readonly buckets: readonly number[],
+  ) {}
   observe(value: number, labels: Labels = {}): void {
     this.inner.observe(sorted(labels), value);
+  }
+
+  /** The series for `labels`, for a caller that observes it often: the first `observe` goes through prom-client. */
+  series(labels: Labels = {}): HistogramSeries {
+    const own = sorted(labels);
+    const bounds = this.buckets;
+    let record: { bucketValues: Record<number, number>; sum: number; count: number } | undefined;
+    return {
+      observe: (value) => {
+        if (record && Number.isFinite(value)) {
+          record.sum += value;
+          record.count += 1;
+          // Like prom-client: the observation counts in the first bucket that holds it (cumulated when scraped).
+          for (let i = 0; i < bounds.length; i++) {
+            if (value <= bounds[i]!) {
+              record.bucketValues[bounds[i]!]! += 1;
+              return;
+            }
+          }
+          return;
+        }
+        this.inner.observe(own, value);
+        record ??= seriesRecord(this.inner, own);
+      },
+    };
   }
 }
 
@@ -72,7 +140,7 @@ export class MetricsRegistry {
 
   /** A histogram with the given upper bucket bounds; `labelNames` lists every label its series carry. */
   histogram(name: string, help: string, buckets: number[], labelNames: readonly string[] = []): Histogram {
-    return new Histogram(new prom.Histogram({ name, help, buckets, labelNames: [...labelNames].sort(), registers: [this.prom] }));
+    return new Histogram(new prom.Histogram({ name, help, buckets, labelNames: [...labelNames].sort(), registers: [this.prom] }), buckets);
   }
 
   /** The whole registry as Prometheus text. */

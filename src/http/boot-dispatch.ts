@@ -47,12 +47,15 @@ interface Line {
   fields?: Record<string, unknown>;
   message?: string;
   level?: 'info' | 'debug';
+  /** The Content-Length sent, when the answer was written from a flat header list (getHeader cannot read it). */
+  bytes?: number;
 }
 
 /**
  * The HTTP edge's request listener: boot scripts, answer files and boot files are answered by plain route
  * functions on node:http (no framework on the hot path); management paths go to `fallback`. Same log line,
- * metrics, drain answer and stream admission as the express routes had.
+ * metrics, drain answer and stream admission as the express routes had. A route that answers synchronously
+ * (a cached script, /boot.ipxe) is written in the request's own turn: no promise, no microtask hop.
  */
 export function createBootDispatcher(o: BootDispatchOptions): RequestListener {
   const pool = new BufferPool();
@@ -76,8 +79,6 @@ export function createBootDispatcher(o: BootDispatchOptions): RequestListener {
     const peer = normaliseIp(req.socket.remoteAddress);
     const logPath = loggablePath(path);
     const line: Line = { route: 'other' };
-    let child: Logger | undefined;
-    const log = () => (child ??= o.log.child({ peer, path: logPath }));
     res.on('finish', () => {
       const ms = performance.now() - started;
       record(line.route, res.statusCode, ms / 1000);
@@ -87,7 +88,7 @@ export function createBootDispatcher(o: BootDispatchOptions): RequestListener {
         method: req.method,
         status: res.statusCode,
         ms: Math.round(ms * 10) / 10,
-        bytes: Number(res.getHeader('content-length') ?? 0),
+        bytes: line.bytes ?? Number(res.getHeader('content-length') ?? 0),
         route: line.route,
       };
       lineLog[line.level ?? 'info'](requestLine(facts, line.fields), line.message ?? 'request');
@@ -96,7 +97,7 @@ export function createBootDispatcher(o: BootDispatchOptions): RequestListener {
     if (o.draining?.()) {
       // A request on a kept-alive connection during a stop starts nothing and closes the connection.
       line.route = 'draining';
-      sendText(res, 503, 'edgeboot is shutting down; retry in a few seconds.\n', { Connection: 'close', 'Retry-After': '5' });
+      sendText(res, line, 503, 'edgeboot is shutting down; retry in a few seconds.\n', DRAINING_HEADERS);
       return;
     }
     const facts: RouteRequest = {
@@ -111,16 +112,21 @@ export function createBootDispatcher(o: BootDispatchOptions): RequestListener {
         res.destroy();
         return;
       }
-      const { status, sentence } = errorAnswer(err, log());
-      sendText(res, status, `${sentence}\n`);
+      // The per-request child logger is made only when something goes wrong: most requests log one line.
+      const { status, sentence } = errorAnswer(err, o.log.child({ peer, path: logPath }));
+      sendText(res, line, status, `${sentence}\n`);
     };
     const reply = (a: RouteAnswer) => {
-      answer(req, res, a, line, fail).catch(fail);
+      if (a.route) line.route = a.route;
+      line.fields = a.logFields;
+      line.message = a.logMessage;
+      line.level = a.logLevel;
+      if (a.file) sendFileAnswer(req, res, a.file, line, fail).catch(fail);
+      else sendText(res, line, a.status, a.body ?? '', a.headers);
     };
     try {
       const matched = matchBootRoute(o.deps, facts);
       line.route = matched.name;
-      // A route that answers synchronously (/boot.ipxe) is sent without a detour through the microtask queue.
       const a = matched.answer();
       if (a instanceof Promise) a.then(reply, fail);
       else reply(a);
@@ -129,24 +135,16 @@ export function createBootDispatcher(o: BootDispatchOptions): RequestListener {
     }
   };
 
-  async function answer(req: IncomingMessage, res: ServerResponse, a: RouteAnswer, line: Line, fail: (err: unknown) => void): Promise<void> {
-    if (a.route) line.route = a.route;
-    line.fields = a.logFields;
-    line.message = a.logMessage;
-    line.level = a.logLevel;
-    if (!a.file) {
-      sendText(res, a.status, a.body ?? '', a.headers);
-      return;
-    }
+  async function sendFileAnswer(req: IncomingMessage, res: ServerResponse, file: BootFile, line: Line, fail: (err: unknown) => void): Promise<void> {
     if (activeStreams >= o.maxStreams) {
       o.metrics.streamsBusy.inc();
-      sendText(res, 503, 'edgeboot is serving its maximum number of file streams; retry in a few seconds.\n', { 'Retry-After': '5' });
+      sendText(res, line, 503, 'edgeboot is serving its maximum number of file streams; retry in a few seconds.\n', BUSY_HEADERS);
       return;
     }
-    await sendFile(req, res, a.file, fail);
+    await sendFile(req, res, file, line, fail);
   }
 
-  async function sendFile(req: IncomingMessage, res: ServerResponse, file: BootFile, fail: (err: unknown) => void): Promise<void> {
+  async function sendFile(req: IncomingMessage, res: ServerResponse, file: BootFile, line: Line, fail: (err: unknown) => void): Promise<void> {
     activeStreams++;
     const closeFile = o.openFiles?.open(file.path);
     let released = false;
@@ -178,7 +176,7 @@ export function createBootDispatcher(o: BootDispatchOptions): RequestListener {
         return;
       }
       if (plan.status === 416) {
-        sendText(res, 416, 'The requested range lies outside the file.\n', { 'Content-Range': `bytes */${facts.size}` });
+        sendText(res, line, 416, 'The requested range lies outside the file.\n', { 'Content-Range': `bytes */${facts.size}` });
         return;
       }
       const length = Math.max(0, plan.end - plan.start + 1);
@@ -225,9 +223,35 @@ function safeDecode(s: string): string {
   }
 }
 
-function sendText(res: ServerResponse, status: number, body: string, headers?: Record<string, string>): void {
-  // Set, not passed to writeHead: the request log line reads the length back with getHeader.
-  res.setHeader('Content-Length', String(Buffer.byteLength(body)));
-  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', ...headers });
+const DRAINING_HEADERS = Object.freeze({ Connection: 'close', 'Retry-After': '5' });
+const BUSY_HEADERS = Object.freeze({ 'Retry-After': '5' });
+const TEXT_PLAIN = 'text/plain; charset=utf-8';
+
+/** Flat header lists (name, value, …) by the headers object they were made from: route headers are shared constants. */
+const flatHeaders = new WeakMap<object, readonly string[]>();
+
+function flatten(headers: Readonly<Record<string, string>> | undefined): readonly string[] {
+  if (!headers) return ['Content-Type', TEXT_PLAIN];
+  let flat = flatHeaders.get(headers);
+  if (!flat) {
+    const list = ['Content-Type', headers['Content-Type'] ?? TEXT_PLAIN];
+    for (const k of Object.keys(headers)) if (k !== 'Content-Type') list.push(k, headers[k]!);
+    flat = list;
+    // Only frozen objects are remembered: a mutable one could change after its list was made.
+    if (Object.isFrozen(headers)) flatHeaders.set(headers, flat);
+  }
+  return flat;
+}
+
+/**
+ * Answer a text body: status, the route's headers (text/plain unless it names its own Content-Type) and
+ * Content-Length, written as one flat list (no per-header setHeader bookkeeping). The length is kept on the
+ * line for the request log, which cannot read it back from a flat list.
+ */
+function sendText(res: ServerResponse, line: Line, status: number, body: string, headers?: Readonly<Record<string, string>>): void {
+  const length = Buffer.byteLength(body);
+  line.bytes = length;
+  const list = [...flatten(headers), 'Content-Length', String(length)];
+  res.writeHead(status, list);
   res.end(body);
 }

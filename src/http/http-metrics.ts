@@ -1,17 +1,17 @@
-import type { MetricsRegistry } from '../core/metrics.js';
+import type { CounterSeries, HistogramSeries, MetricsRegistry } from '../core/metrics.js';
 
 /** HTTP-side metrics, registered once. */
 export function httpMetrics(registry: MetricsRegistry) {
   const render = registry.histogram('edgeboot_render_seconds', 'Template render latency by kind.', [
     0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1,
   ], ['kind']);
-  const renderTimers = new Map<string, { observe: (v: number) => void }>();
+  const renderTimers = new Map<string, HistogramSeries>();
   return {
     render,
-    /** Observe one render's seconds through a label child bound once per kind. */
+    /** Observe one render's seconds through a series bound once per kind. */
     observeRender(kind: string, seconds: number): void {
       let t = renderTimers.get(kind);
-      if (!t) renderTimers.set(kind, (t = render.inner.labels({ kind })));
+      if (!t) renderTimers.set(kind, (t = render.series({ kind })));
       t.observe(seconds);
     },
     requests: registry.counter('edgeboot_http_requests_total', 'HTTP requests by route and status.', ['route', 'status']),
@@ -28,19 +28,17 @@ export function httpMetrics(registry: MetricsRegistry) {
 export type HttpMetrics = ReturnType<typeof httpMetrics>;
 
 /**
- * Count a finished request and observe its latency through label children bound once per (route, status):
- * the same series as `requests.inc` / `latency.observe`, without sorting and validating labels per request.
+ * Count a finished request and observe its latency through series bound once per (route, status): the same
+ * series as `requests.inc` / `latency.observe`, without sorting, hashing and validating labels per request.
+ * The counters are kept per route in an array indexed by status, so the per-request key is two lookups, no string.
  */
 export function requestRecorder(m: HttpMetrics): (route: string, status: number, seconds: number) => void {
-  const counters = new Map<string, { inc: (by?: number) => void }>();
-  const timers = new Map<string, { observe: (v: number) => void }>();
+  const perRoute = new Map<string, { timer: HistogramSeries; byStatus: CounterSeries[] }>();
   return (route, status, seconds) => {
-    const key = `${route} ${status}`;
-    let c = counters.get(key);
-    if (!c) counters.set(key, (c = m.requests.inner.labels({ route, status: String(status) })));
+    let r = perRoute.get(route);
+    if (!r) perRoute.set(route, (r = { timer: m.latency.series({ route }), byStatus: [] }));
+    const c = (r.byStatus[status] ??= m.requests.series({ route, status: String(status) }));
     c.inc();
-    let t = timers.get(route);
-    if (!t) timers.set(route, (t = m.latency.inner.labels({ route })));
-    t.observe(seconds);
+    r.timer.observe(seconds);
   };
 }

@@ -6,7 +6,10 @@ import { TOP_LEVEL_REDACT_PATHS } from '../core/log.js';
 
 /** The path as it may appear in a log line or metric: no query string, answer capabilities masked. */
 export function loggablePath(url: string): string {
-  const path = url.split('?')[0] ?? '';
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  // Only an answer path carries a capability: every other path is logged as it came (cut to 200 characters).
+  if (!path.startsWith('/answers/')) return path.length > 200 ? path.slice(0, 200) : path;
   return path.replace(/^\/answers\/([^/]+)\/[^/]+/, '/answers/$1/[capability]').slice(0, 200);
 }
 

@@ -1,4 +1,4 @@
-import type { MetricsRegistry } from '../core/metrics.js';
+import type { CounterSeries, MetricsRegistry } from '../core/metrics.js';
 import { loaderChain } from './loader-chain.js';
 import type { BootTimeline } from './timeline.js';
 
@@ -15,9 +15,26 @@ export function attachTimelineMetrics(timeline: BootTimeline, registry: MetricsR
   // Kept incrementally by the timeline: a scrape costs the MACs whose diagnosis may have changed, not all of them.
   registry.gauge('edgeboot_stuck_nodes', 'Nodes whose boot is flagged stuck.', () => timeline.stuckMacs().size);
   registry.gauge('edgeboot_timeline_nodes', 'MACs with a boot timeline in memory.', () => timeline.size);
+  // A script event's detail is "<purpose> <kind>/<template>": few distinct values, each bound to its two series
+  // once, so a served script costs a map lookup rather than a split and a label sort, hash and check.
+  const bootSeries = new Map<string, { ok: CounterSeries; error: CounterSeries }>();
+  const bootsFor = (detail: string) => {
+    let s = bootSeries.get(detail);
+    if (!s) {
+      // Bounded: a flood of distinct details (it cannot come from a client, but still) just rebinds.
+      if (bootSeries.size >= 1024) bootSeries.clear();
+      const purpose = detail.split(' ')[0] ?? 'unknown';
+      s = { ok: boots.series({ purpose, outcome: 'ok' }), error: boots.series({ purpose, outcome: 'error' }) };
+      bootSeries.set(detail, s);
+    }
+    return s;
+  };
   timeline.onEvent((mac, e) => {
     if (e.bytes && (e.via === 'tftp' || e.via === 'http')) bytes.inc({ proto: e.via, class: e.stage }, e.bytes);
-    if (e.stage === 'script') boots.inc({ purpose: e.detail.split(' ')[0] ?? 'unknown', outcome: e.outcome === 'ok' ? 'ok' : 'error' });
+    if (e.stage === 'script') {
+      const s = bootsFor(e.detail);
+      (e.outcome === 'ok' ? s.ok : s.error).inc();
+    }
     if (e.stage === 'kernel' && e.outcome === 'ok') chains.inc({ chain: loaderChain(timeline.events(mac)).join(' > ') });
     if (e.outcome === 'not found') missing.inc({ proto: e.via, class: e.stage });
     if (e.stage === 'answer-refused') refused.inc({ reason: e.outcome });

@@ -3,6 +3,8 @@ import { resolveBootFile } from '../../files/boot-files.js';
 import type { BootRouteDeps } from './render-script.js';
 import { type RouteAnswer, type RouteRequest, sentence } from './types.js';
 
+const VIRTUAL_HEADERS = Object.freeze({ 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
+
 /**
  * Any other path: a rendered virtual file (pxelinux.cfg/…, grub/…, boot.ipxe under a loader's prefix) or a
  * static boot file / loader to stream. A missing file is logged as "file not found" and put on the timeline.
@@ -19,7 +21,7 @@ export async function bootFile(d: BootRouteDeps, req: RouteRequest): Promise<Rou
   try {
     const virtual = await d.boot.virtualFile(name, ctx);
     if (virtual) {
-      return { status: 200, route: 'virtual', headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' }, body: virtual.text };
+      return { status: 200, route: 'virtual', headers: VIRTUAL_HEADERS, body: virtual.text };
     }
     const file = await resolveBootFile(name, { root: d.bootRoot, loaderDirs: d.loaderDirs });
     return { status: 200, file, logFields: { file: file.from === 'loader' ? file.path : undefined, size: file.size } };

@@ -13,7 +13,7 @@ export interface RouteRequest {
 /** What a boot route answers: a status with headers and a text body, or a file to stream. */
 export interface RouteAnswer {
   status: number;
-  headers?: Record<string, string>;
+  headers?: Readonly<Record<string, string>>;
   body?: string;
   file?: BootFile;
   /** Fields added to the request's log line. */
