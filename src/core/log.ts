@@ -1,5 +1,4 @@
 import pino, { type Logger } from 'pino';
-import { TurnBatch } from './turn-batch.js';
 
 /** Paths pino blanks out wherever they appear: token fields and anything that looks like a credential. */
 export const REDACT_PATHS = [
@@ -28,8 +27,7 @@ export const TOP_LEVEL_REDACT_PATHS = REDACT_PATHS.filter((p) => !p.includes('.'
  * is under way gathering into the next one. The buffer is bounded: beyond 16 MiB waiting, lines are dropped
  * rather than growing the heap. A minLength of one byte writes every line as soon as it can, like none, but
  * makes sonic-boom's flush wait for the writes (see `flushLog`). (Holding lines back until kilobytes gather
- * cost more CPU per request than it saved, measured: sonic-boom measures the whole gathered string per line.)
- * In front of it, `TurnBatch` gathers one event-loop turn's lines into one write instead (core/turn-batch.ts).
+ * cost more CPU per request than it saved, measured.)
  */
 export const STDOUT_BUFFER = { minLength: 1, maxLength: 16 * 1024 * 1024 };
 
@@ -66,6 +64,6 @@ function isoTime(): string {
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return pino(
     { level, base: { svc: 'edgeboot' }, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, timestamp: isoTime },
-    destination ?? (new TurnBatch(pino.destination({ sync: false, ...STDOUT_BUFFER })) as unknown as pino.DestinationStream),
+    destination ?? pino.destination({ sync: false, ...STDOUT_BUFFER }),
   );
 }
