@@ -234,8 +234,10 @@ function flatten(headers: Readonly<Record<string, string>> | undefined): readonl
   if (!headers) return ['Content-Type', TEXT_PLAIN];
   let flat = flatHeaders.get(headers);
   if (!flat) {
-    const list = ['Content-Type', headers['Content-Type'] ?? TEXT_PLAIN];
-    for (const k of Object.keys(headers)) if (k !== 'Content-Type') list.push(k, headers[k]!);
+    // Header names are case-insensitive: a route's own Content-Type, however spelled, replaces the default.
+    const own = Object.keys(headers).find((k) => k.toLowerCase() === 'content-type');
+    const list = ['Content-Type', own ? headers[own]! : TEXT_PLAIN];
+    for (const k of Object.keys(headers)) if (k !== own) list.push(k, headers[k]!);
     flat = list;
     // Only frozen objects are remembered: a mutable one could change after its list was made.
     if (Object.isFrozen(headers)) flatHeaders.set(headers, flat);
