@@ -24,16 +24,20 @@ export interface HistogramSeries {
 }
 
 /**
- * prom-client's own record of the series whose labels are `labels` (the very object it was first given), or
- * undefined when this version of prom-client keeps its series some other way; the callers then stay on the
- * public path. A scrape reads these records, so a bound series that adds to one is exposed exactly as if
- * every call had gone through `inc`/`observe`: prom-client's label children hash and validate the labels on
- * every call (≈ 1–2 µs each, several per boot request), this costs one lookup per series.
+ * prom-client's own record of the series whose labels are `labels`, or undefined when this version of
+ * prom-client keeps its series some other way; the callers then stay on the public path. A scrape reads these
+ * records, so a bound series that adds to one is exposed exactly as if every call had gone through
+ * `inc`/`observe`: prom-client's label children hash and validate the labels on every call (≈ 1–2 µs each,
+ * several per boot request), this looks once. (prom-client keeps a record for the metric's life; only its
+ * `reset()`, which the appliance never calls, would replace it.)
  */
 function seriesRecord<T>(metric: object, labels: Labels): T | undefined {
   const map = (metric as { hashMap?: unknown }).hashMap;
   if (!map || typeof map !== 'object') return undefined;
-  return Object.values(map as Record<string, { labels?: unknown }>).find((r) => r.labels === labels) as T | undefined;
+  const keys = Object.keys(labels);
+  const same = (l: unknown) =>
+    !!l && typeof l === 'object' && Object.keys(l).length === keys.length && keys.every((k) => (l as Labels)[k] === labels[k]);
+  return Object.values(map as Record<string, { labels?: unknown }>).find((r) => same(r.labels)) as T | undefined;
 }
 
 /** A monotonically increasing count per label set. */
@@ -47,6 +51,7 @@ export class Counter {
   series(labels: Labels = {}): CounterSeries {
     const own = sorted(labels);
     let record: { value: number } | undefined;
+    let looked = false;
     return {
       inc: (by = 1) => {
         // A negative or non-finite step takes the public path, which refuses it the way it always did.
@@ -55,7 +60,10 @@ export class Counter {
           return;
         }
         this.inner.inc(own, by);
-        record ??= seriesRecord(this.inner, own);
+        if (!looked) {
+          looked = true;
+          record = seriesRecord(this.inner, own);
+        }
       },
     };
   }
@@ -90,6 +98,7 @@ export class Histogram {
     const own = sorted(labels);
     const bounds = this.buckets;
     let record: { bucketValues: Record<number, number>; sum: number; count: number } | undefined;
+    let looked = false;
     return {
       observe: (value) => {
         if (record && Number.isFinite(value)) {
@@ -105,7 +114,10 @@ export class Histogram {
           return;
         }
         this.inner.observe(own, value);
-        record ??= seriesRecord(this.inner, own);
+        if (!looked) {
+          looked = true;
+          record = seriesRecord(this.inner, own);
+        }
       },
     };
   }
