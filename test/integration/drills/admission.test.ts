@@ -118,7 +118,15 @@ describe('HTTP admission: past http.max_streams a file request gets 503 + Retry-
   });
 
   it('a storm of 20 against 2 streams completes: each 503 is waited out and every image arrives intact', async () => {
-    const { summary, results } = await runStorm(machines, targetFor(t.base, tftpPort(t.app), p), 200);
+    // The storm's own images (1 MiB, sent from memory) fit the socket buffers and free their stream at once,
+    // so two unread downloads hold both streams while the machines arrive, and are let go 1.5 s later.
+    await holdStream();
+    await holdStream();
+    await waitFor(async () => (await active()) === 2, 5000, 'two open streams');
+    const release = setTimeout(() => {
+      for (const r of held.splice(0)) r.destroy();
+    }, 1500);
+    const { summary, results } = await runStorm(machines, targetFor(t.base, tftpPort(t.app), p), 200).finally(() => clearTimeout(release));
     expect(summary.errors).toEqual([]);
     expect(summary.completed).toBe(20);
     expect(summary.http503).toBeGreaterThan(0);
