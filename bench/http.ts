@@ -7,7 +7,7 @@
  * is the figure that stays meaningful on a busy machine: wall-clock req/s and p99 there measure the neighbours.
  *
  * Usage: node dist-bench/bench/http.js [--duration 5] [--connections 32] [--rounds 2] [--downloads 8]
- *        [--rate 2000] [--paced-rounds N] [--routes-only | --files-only] [--cpu-prof DIR]
+ *        [--rate 2000] [--paced-rounds N] [--routes-only | --files-only] [--nginx-log on|off] [--cpu-prof DIR]
  * Each route is also run paced at `--rate` requests/s (8 connections, each waiting its share between requests),
  * a load both servers sustain, where the p50s and p99s compare latency rather than queueing (`--paced-rounds`
  * interleaved rounds, default `--rounds`; the tail of one 5-second round on a shared machine is mostly its
@@ -35,6 +35,7 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '2000' },
     'cpu-prof': { type: 'string' },
     'paced-rounds': { type: 'string' },
+    'nginx-log': { type: 'string', default: 'on' },
   },
 });
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -98,10 +99,14 @@ async function main(): Promise<void> {
     mkdirSync(www);
     writeFileSync(join(www, 'node.ipxe'), sample);
     mkdirSync(join(dir, 'nginx-tmp'));
+    // Like edgeboot's request line, nginx's default: one access-log line per request (combined format), to
+    // the same sink edgeboot's stdout goes to here. `--nginx-log off` compares against nginx not logging.
+    const nginxLog = values['nginx-log'] === 'off' ? 'access_log off;' : 'access_log /dev/null combined;';
     writeFileSync(
       join(dir, 'nginx.conf'),
-      `worker_processes 1;\npid ${dir}/nginx.pid;\nerror_log ${dir}/nginx-error.log;\nevents { worker_connections 1024; }\nhttp {\n  access_log off;\n  sendfile on;\n  client_body_temp_path ${dir}/nginx-tmp;\n  default_type text/plain;\n  server { listen 127.0.0.1:${ngPort}; root ${www}; }\n}\n`,
+      `worker_processes 1;\npid ${dir}/nginx.pid;\nerror_log ${dir}/nginx-error.log;\nevents { worker_connections 1024; }\nhttp {\n  ${nginxLog}\n  sendfile on;\n  client_body_temp_path ${dir}/nginx-tmp;\n  default_type text/plain;\n  server { listen 127.0.0.1:${ngPort}; root ${www}; }\n}\n`,
     );
+    console.log(`edgeboot logs one JSON line per request to its stdout (/dev/null here); nginx: ${nginxLog}`);
     const ng = startChild('taskset', ['-c', '0', 'nginx', '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;']);
     children.push(ng);
     const staticUrl = `http://127.0.0.1:${ngPort}/node.ipxe`;
