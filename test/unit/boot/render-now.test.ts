@@ -1,43 +1,9 @@
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { BootService, type BootServiceOptions } from '../../../src/boot/boot-service.js';
 import { parseMac } from '../../../src/core/mac.js';
-import { DiscoveryLog } from '../../../src/observe/discoveries.js';
-import { LeaseBook } from '../../../src/observe/lease-book.js';
-import { BootTimeline } from '../../../src/observe/timeline.js';
-import { Renderer } from '../../../src/render/renderer.js';
-import { NodeStore } from '../../../src/sync/nodes/index.js';
-import { shippedStore, testSigner, testSnapshot } from '../../support/renderer.js';
+import { testBootService } from '../../support/boot-service.js';
 
 // The boot routes answer from BootService.renderNow (no promise per request) and a per-address entry script:
 // both must answer exactly what the asynchronous render and a fresh entry script answer.
-
-function service(serverAddress = 'auto') {
-  const store = new NodeStore();
-  store.swap(testSnapshot(), 'test');
-  const signer = testSigner();
-  const renderer = new Renderer({
-    templates: shippedStore(),
-    snapshot: () => store.snapshot(),
-    answerPrefix: (mac, ip) => `/answers/${mac.replace(/:/g, '-')}/${signer.sign(mac, ip)}`,
-    retrySeconds: 10,
-  });
-  const timeline = new BootTimeline();
-  const options = {
-    source: { lookup: async (q: { mac?: string }) => store.find(q as never) },
-    store,
-    renderer,
-    signer,
-    leases: new LeaseBook(),
-    discoveries: new DiscoveryLog(),
-    log: pino({ level: 'silent' }),
-    serverAddress,
-    httpPort: 5248,
-    retrySeconds: 10,
-    timeline,
-  };
-  return { boot: new BootService(options as unknown as BootServiceOptions), timeline, store };
-}
 
 const KNOWN = parseMac('52:54:00:00:00:01');
 const UNKNOWN = parseMac('52:54:00:00:00:99');
@@ -45,7 +11,7 @@ const req = (mac: typeof KNOWN) => ({ kind: 'ipxe' as const, mac, clientIp: '10.
 
 describe('BootService.renderNow', () => {
   it('answers synchronously what render answers, and puts the same timeline event down each time', async () => {
-    const { boot, timeline } = service();
+    const { boot, timeline } = testBootService();
     for (const mac of [KNOWN, UNKNOWN]) {
       const now = boot.renderNow(req(mac));
       expect(now).not.toBeInstanceOf(Promise);
@@ -66,7 +32,7 @@ describe('BootService.renderNow', () => {
 
 describe('the entry script', () => {
   it('names the address each request arrived on and the port bound last', () => {
-    const { boot } = service();
+    const { boot } = testBootService();
     expect(boot.entryScript('10.9.0.1')).toContain('http://10.9.0.1:5248/ipxe/node/');
     expect(boot.entryScript('::ffff:10.9.0.2')).toContain('http://10.9.0.2:5248/ipxe/node/');
     expect(boot.entryScript('10.9.0.1')).toContain('http://10.9.0.1:5248/ipxe/node/');

@@ -2,16 +2,10 @@ import { createServer, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BootService, type BootServiceOptions } from '../../../src/boot/boot-service.js';
 import { MetricsRegistry } from '../../../src/core/metrics.js';
 import { createBootDispatcher } from '../../../src/http/boot-dispatch.js';
 import { httpMetrics } from '../../../src/http/http-metrics.js';
-import { DiscoveryLog } from '../../../src/observe/discoveries.js';
-import { LeaseBook } from '../../../src/observe/lease-book.js';
-import { BootTimeline } from '../../../src/observe/timeline.js';
-import { Renderer } from '../../../src/render/renderer.js';
-import { NodeStore } from '../../../src/sync/nodes/index.js';
-import { shippedStore, testSigner, testSnapshot } from '../../support/renderer.js';
+import { testBootService } from '../../support/boot-service.js';
 
 // A boot script from the render cache and /boot.ipxe are written in the request's own turn: the response's
 // head is sent before the listener returns (no promise, no microtask hop on the hot path).
@@ -21,29 +15,8 @@ let base = '';
 const server = createServer();
 
 beforeAll(async () => {
-  const store = new NodeStore();
-  store.swap(testSnapshot(), 'test');
-  const signer = testSigner();
-  const renderer = new Renderer({
-    templates: shippedStore(),
-    snapshot: () => store.snapshot(),
-    answerPrefix: (mac, ip) => `/answers/${mac.replace(/:/g, '-')}/${signer.sign(mac, ip)}`,
-  });
+  const { boot } = testBootService();
   const log = pino({ level: 'silent' });
-  const options = {
-    source: store,
-    store,
-    renderer,
-    signer,
-    leases: new LeaseBook(),
-    discoveries: new DiscoveryLog(),
-    log,
-    serverAddress: 'auto',
-    httpPort: 5248,
-    retrySeconds: 10,
-    timeline: new BootTimeline(),
-  };
-  const boot = new BootService(options as unknown as BootServiceOptions);
   const registry = new MetricsRegistry();
   const metrics = httpMetrics(registry);
   const dispatch: RequestListener = createBootDispatcher({
